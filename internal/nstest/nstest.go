@@ -1,0 +1,53 @@
+// Package nstest makes throwaway network namespaces for root tests. Tests use
+// iproute2 as an independent observer; the product never shells out.
+package nstest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// RequireRoot skips the test, with the reason, when not running as root.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_NET_ADMIN) to create network namespaces; run the suite as root")
+	}
+}
+
+// New creates a named network namespace (/run/netns/NAME) and deletes it when
+// the test ends, whether it passed or not. Loopback is brought up.
+func New(t testing.TB) string {
+	t.Helper()
+	RequireRoot(t)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "nctest-" + hex.EncodeToString(b)
+	Run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "netns", "del", name).Run()
+	})
+	Run(t, "ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+// Run runs a command and fails the test, showing its output, if it fails.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Exec runs a command inside the namespace (ip netns exec) and fails the test
+// if it fails.
+func Exec(t testing.TB, ns string, name string, args ...string) string {
+	t.Helper()
+	return Run(t, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}

@@ -1,0 +1,211 @@
+// Package plan holds the normalized model of everything netctl owns (State),
+// compiles a config into it (Desired), compares two states (Diff) and renders
+// the result. It is pure: no kernel calls, so all of it is tested without root.
+package plan
+
+import (
+	"net/netip"
+	"strings"
+)
+
+// Names of the objects netctl owns. Every table, chain and set has a constant.
+const (
+	TableFamily = "inet"
+	TableName   = "netctl"
+
+	ChainForward     = "filter-forward"
+	ChainPostrouting = "nat-postrouting"
+	// ChainUser is created empty, jumped to first, and never changed or read
+	// as drift afterwards: the place for a person's own rules (DOCKER-USER).
+	ChainUser = "user"
+
+	SetLinks          = "links"
+	SetAllowedSources = "allowed_sources"
+
+	// Owner is written as the alias (IFLA_IFALIAS) of every bridge netctl
+	// creates, so that a bridge dropped from the file is still known as ours.
+	Owner = "netctl"
+)
+
+// Sysctl names netctl manages.
+const (
+	SysctlIPForward        = "net.ipv4.ip_forward"
+	SysctlBridgeNFIptables = "net.bridge.bridge-nf-call-iptables"
+)
+
+// Set key types, in nft syntax.
+const (
+	LinksKeyType          = "ipv4_addr . ipv4_addr . inet_proto . inet_service"
+	AllowedSourcesKeyType = "ifname . ipv4_addr"
+)
+
+// State is every object netctl owns in one network namespace, desired or
+// live: the same type, so that the two compare field by field.
+type State struct {
+	// Sysctls holds the managed sysctls by dotted name ("net.ipv4.ip_forward").
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// Bridges by name.
+	Bridges map[string]Bridge `json:"bridges,omitempty"`
+	// Firewall is netctl's table; nil when the table is absent.
+	Firewall *Firewall `json:"firewall,omitempty"`
+}
+
+// Scope names what Read must look at beyond what is marked as netctl's.
+type Scope struct {
+	Sysctls []string
+	Bridges []string
+}
+
+// Bridge is a Linux bridge interface.
+type Bridge struct {
+	Name string `json:"name"`
+	// Kind is the link type; a desired bridge is always "bridge". A live
+	// interface of another kind with a managed name is replaced.
+	Kind string `json:"kind"`
+	// Addresses are sorted.
+	Addresses []netip.Prefix `json:"addresses"`
+	MTU       int            `json:"mtu"`
+	// Up is the administrative flag, not the operstate: a bridge without
+	// ports is up but NO-CARRIER.
+	Up bool `json:"up"`
+	// Owner is the interface's alias: Owner when netctl owns it.
+	Owner string `json:"owner"`
+	// Ports are the interfaces attached to the bridge by others (container
+	// runtimes). Never drift; kept so a rollback can re-attach them.
+	Ports []string `json:"ports,omitempty"`
+}
+
+// Firewall is netctl's nftables table.
+type Firewall struct {
+	Chains []Chain `json:"chains"`
+	Sets   []Set   `json:"sets"`
+}
+
+// Chain is a chain of netctl's table. Base chains have Type, Hook, Priority
+// and Policy; regular chains leave them empty.
+type Chain struct {
+	Name     string `json:"name"`
+	Type     string `json:"type,omitempty"`
+	Hook     string `json:"hook,omitempty"`
+	Priority int    `json:"priority,omitempty"`
+	Policy   string `json:"policy,omitempty"`
+	Rules    []Rule `json:"rules"`
+}
+
+// Rule is one rule: conditions and a verdict, identified by its comment,
+// which is the address of what in the file it comes from.
+type Rule struct {
+	Comment string  `json:"comment"`
+	Match   []Match `json:"match"`
+	Verdict string  `json:"verdict"`
+	// Unknown describes expressions the kernel package could not decode
+	// into Match and Verdict; such a rule never equals one netctl writes.
+	Unknown string `json:"unknown,omitempty"`
+	// Handle is the kernel's handle of a live rule; zero in a desired state.
+	Handle uint64 `json:"-"`
+}
+
+// Match is one condition of a rule, in nft terms: Key Op Value.
+type Match struct {
+	Key MatchKey `json:"key"`
+	// Negate turns == into !=.
+	Negate bool `json:"negate,omitempty"`
+	// Value is an interface name, an address or prefix, a list of conntrack
+	// states ("established,related") or a set reference ("@links").
+	Value string `json:"value"`
+}
+
+// MatchKey is what a Match compares, spelled as nft spells it.
+type MatchKey string
+
+// The match keys netctl writes.
+const (
+	KeyIIFName     MatchKey = "iifname"
+	KeyOIFName     MatchKey = "oifname"
+	KeySAddr       MatchKey = "ip saddr"
+	KeyDAddr       MatchKey = "ip daddr"
+	KeyCTState     MatchKey = "ct state"
+	KeyLinkTuple   MatchKey = "ip saddr . ip daddr . meta l4proto . th dport"
+	KeySourceTuple MatchKey = "oifname . ip saddr"
+)
+
+// Verdicts and statements that end a rule.
+const (
+	VerdictAccept     = "accept"
+	VerdictDrop       = "drop"
+	VerdictJumpUser   = "jump " + ChainUser
+	VerdictMasquerade = "masquerade"
+)
+
+// Set is a named set of netctl's table.
+type Set struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Interval bool   `json:"interval"`
+	// Elements are sorted by Key.
+	Elements []Element `json:"elements"`
+}
+
+// Element is one set element. Key is in nft syntax, canonical: fields joined
+// by " . ", interface names quoted, a single address or port written alone,
+// an address range that is a prefix written as a prefix, other ranges as
+// first-last ("172.17.0.2 . 172.17.0.3 . tcp . 5432",
+// `"docker0" . 198.51.100.0/24`). Comment is the address of the file item the
+// element comes from.
+type Element struct {
+	Key     string `json:"key"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// String renders the rule in nft syntax, without its comment.
+func (r Rule) String() string {
+	if r.Unknown != "" {
+		return r.Unknown
+	}
+	var b strings.Builder
+	for _, m := range r.Match {
+		b.WriteString(m.String())
+		b.WriteByte(' ')
+	}
+	b.WriteString(r.Verdict)
+	return b.String()
+}
+
+// String renders the match in nft syntax.
+func (m Match) String() string {
+	op := ""
+	if m.Negate {
+		op = "!= "
+	}
+	v := m.Value
+	if (m.Key == KeyIIFName || m.Key == KeyOIFName) && !strings.HasPrefix(v, "@") {
+		v = `"` + v + `"`
+	}
+	return string(m.Key) + " " + op + v
+}
+
+// Chain returns the named chain.
+func (f *Firewall) Chain(name string) *Chain {
+	if f == nil {
+		return nil
+	}
+	for i := range f.Chains {
+		if f.Chains[i].Name == name {
+			return &f.Chains[i]
+		}
+	}
+	return nil
+}
+
+// Set returns the named set.
+func (f *Firewall) Set(name string) *Set {
+	if f == nil {
+		return nil
+	}
+	for i := range f.Sets {
+		if f.Sets[i].Name == name {
+			return &f.Sets[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+// Package schema owns netctl's file format: the Go types a netctl.yaml
+// compiles to, loading with line:column positions, validation and defaults.
+// It never talks to the kernel.
+package schema
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// DefaultFile is the file netctl reads when -f is not given.
+const DefaultFile = "netctl.yaml"
+
+// Config is a validated netctl.yaml with every default filled in.
+type Config struct {
+	// File is the path the config was loaded from, for messages.
+	File string
+	// IPForward is net.ipv4.ip_forward: nil leaves the sysctl alone.
+	IPForward *bool
+	// Firewall is Docker's --iptables: false means netctl writes no firewall.
+	Firewall bool
+	// Bridges in file order.
+	Bridges []Bridge
+}
+
+// Bridge is one bridge network, Docker's default bridge or a user-defined one.
+type Bridge struct {
+	Name string
+	// Address is the gateway address with the subnet's prefix length
+	// (172.17.0.1/16); Address.Masked() is the containers' subnet.
+	Address netip.Prefix
+	MTU     int
+	// ICC is Docker's --icc: containers on this bridge may talk to each other.
+	ICC bool
+	// Masquerade is Docker's --ip-masq.
+	Masquerade bool
+	// ExternalInterface is where outside traffic enters; empty means any
+	// interface other than the bridge.
+	ExternalInterface string
+	// AllowedSources, when not empty, are the only sources that may reach the
+	// containers from outside. Each is masked; a host address is a /32.
+	AllowedSources []netip.Prefix
+	Containers     []Container
+	Links          []Link
+}
+
+// Container is a container attached to a bridge.
+type Container struct {
+	Name    string
+	Address netip.Addr
+	// Expose is what the container's Dockerfile EXPOSEs.
+	Expose []Port
+}
+
+// Link is Docker's --link: From may open connections to To on Ports.
+type Link struct {
+	From, To string
+	Alias    string
+	// Ports is never empty after loading: an omitted list means every port
+	// To exposes.
+	Ports []Port
+}
+
+// Port is a port or an inclusive range of ports of one protocol.
+type Port struct {
+	Proto       string // "tcp", "udp" or "sctp"
+	First, Last uint16
+}
+
+// String renders a port the way the file writes it: 5432/tcp, 1000-2000/udp.
+func (p Port) String() string {
+	if p.First == p.Last {
+		return fmt.Sprintf("%d/%s", p.First, p.Proto)
+	}
+	return fmt.Sprintf("%d-%d/%s", p.First, p.Last, p.Proto)
+}
+
+// Container returns the named container of the bridge.
+func (b *Bridge) Container(name string) (Container, bool) {
+	for _, c := range b.Containers {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Container{}, false
+}
