@@ -1,0 +1,193 @@
+package plan
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/netctl/netctl/schema"
+)
+
+// Rule comments that do not belong to one bridge.
+const (
+	CommentJumpUser    = "firewall.user"
+	CommentEstablished = "firewall.established"
+)
+
+// Desired compiles a config into the state netctl makes real.
+//
+// The firewall is one inet table whose rules are fixed per bridge; links and
+// source restrictions are set elements, so a packet costs one set lookup
+// whatever their number, and adding a link writes one element.
+func Desired(cfg *schema.Config) State {
+	s := State{
+		Sysctls: map[string]string{},
+		Bridges: map[string]Bridge{},
+	}
+	if cfg.IPForward != nil {
+		s.Sysctls[SysctlIPForward] = boolSysctl(*cfg.IPForward)
+	}
+	for _, b := range cfg.Bridges {
+		s.Bridges[b.Name] = Bridge{
+			Name:      b.Name,
+			Kind:      "bridge",
+			Addresses: []netip.Prefix{b.Address},
+			MTU:       b.MTU,
+			Up:        true,
+			Owner:     Owner,
+		}
+		if cfg.Firewall && !b.ICC {
+			// Same-bridge traffic is bridged: the inet forward hook sees it
+			// only through br_netfilter.
+			s.Sysctls[SysctlBridgeNFIptables] = "1"
+		}
+	}
+	if cfg.Firewall {
+		s.Firewall = desiredFirewall(cfg.Bridges)
+	}
+	return s
+}
+
+func boolSysctl(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
+}
+
+func desiredFirewall(bridges []schema.Bridge) *Firewall {
+	forward := []Rule{
+		{Comment: CommentJumpUser, Verdict: VerdictJumpUser},
+		{Comment: CommentEstablished, Match: []Match{{Key: KeyCTState, Value: "established,related"}}, Verdict: VerdictAccept},
+	}
+	var postrouting []Rule
+	links := Set{Name: SetLinks, Type: LinksKeyType, Interval: true}
+	sources := Set{Name: SetAllowedSources, Type: AllowedSourcesKeyType, Interval: true}
+
+	for _, b := range bridges {
+		addr := "bridge." + b.Name
+		in, out := Match{Key: KeyIIFName, Value: b.Name}, Match{Key: KeyOIFName, Value: b.Name}
+		// Isolation, as Docker isolates its networks: nothing from this
+		// bridge may be forwarded to another managed bridge.
+		for _, other := range bridges {
+			if other.Name != b.Name {
+				forward = append(forward, Rule{
+					Comment: addr + ".isolation." + other.Name,
+					Match:   []Match{in, {Key: KeyOIFName, Value: other.Name}},
+					Verdict: VerdictDrop,
+				})
+			}
+		}
+		if len(b.AllowedSources) > 0 {
+			from := Match{Key: KeyIIFName, Value: b.Name, Negate: true}
+			if b.ExternalInterface != "" {
+				from = Match{Key: KeyIIFName, Value: b.ExternalInterface}
+			}
+			forward = append(forward, Rule{
+				Comment: addr + ".allowed_sources",
+				Match:   []Match{from, out, {Key: KeySourceTuple, Negate: true, Value: "@" + SetAllowedSources}},
+				Verdict: VerdictDrop,
+			})
+			for _, p := range b.AllowedSources {
+				sources.Elements = append(sources.Elements, Element{
+					Key:     quoteIfname(b.Name) + " . " + CanonicalPrefix(p),
+					Comment: AllowedSourceAddress(b.Name, p),
+				})
+			}
+		}
+		if !b.ICC {
+			forward = append(forward,
+				Rule{
+					Comment: addr + ".links",
+					Match:   []Match{in, out, {Key: KeyLinkTuple, Value: "@" + SetLinks}},
+					Verdict: VerdictAccept,
+				},
+				Rule{Comment: addr + ".icc", Match: []Match{in, out}, Verdict: VerdictDrop},
+			)
+		}
+		for _, l := range b.Links {
+			from, _ := b.Container(l.From)
+			to, _ := b.Container(l.To)
+			for _, p := range mergePorts(l.Ports) {
+				links.Elements = append(links.Elements, Element{
+					Key:     fmt.Sprintf("%s . %s . %s . %s", from.Address, to.Address, p.Proto, portText(p)),
+					Comment: LinkAddress(b.Name, l.From, l.To),
+				})
+			}
+		}
+		if b.Masquerade {
+			postrouting = append(postrouting, Rule{
+				Comment: addr + ".masquerade",
+				Match:   []Match{{Key: KeyOIFName, Negate: true, Value: b.Name}, {Key: KeySAddr, Value: b.Address.Masked().String()}},
+				Verdict: VerdictMasquerade,
+			})
+		}
+	}
+	SortElements(links.Elements)
+	SortElements(sources.Elements)
+	return &Firewall{
+		Chains: []Chain{ // sorted by name, as Read returns them
+			{Name: ChainForward, Type: "filter", Hook: "forward", Priority: 0, Policy: VerdictAccept, Rules: forward},
+			{Name: ChainPostrouting, Type: "nat", Hook: "postrouting", Priority: 100, Policy: VerdictAccept, Rules: postrouting},
+			{Name: ChainUser},
+		},
+		Sets: []Set{sources, links}, // sorted by name
+	}
+}
+
+// LinkAddress is the address of a link, also the comment of its elements.
+func LinkAddress(bridge, from, to string) string {
+	return "bridge." + bridge + ".link." + from + "->" + to
+}
+
+// AllowedSourceAddress is the address of an allowed source, also the comment
+// of its element.
+func AllowedSourceAddress(bridge string, p netip.Prefix) string {
+	return "bridge." + bridge + ".allowed_source." + p.String()
+}
+
+// CanonicalPrefix writes a prefix as an element key writes it: a host
+// prefix as the bare address.
+func CanonicalPrefix(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.Masked().String()
+}
+
+func quoteIfname(name string) string { return `"` + name + `"` }
+
+func portText(p schema.Port) string {
+	if p.First == p.Last {
+		return fmt.Sprint(p.First)
+	}
+	return fmt.Sprintf("%d-%d", p.First, p.Last)
+}
+
+// mergePorts sorts ports and merges overlapping or adjacent ranges of one
+// protocol: an interval set refuses overlapping elements.
+func mergePorts(ports []schema.Port) []schema.Port {
+	ps := slices.Clone(ports)
+	sort.Slice(ps, func(i, j int) bool {
+		if ps[i].Proto != ps[j].Proto {
+			return ps[i].Proto < ps[j].Proto
+		}
+		return ps[i].First < ps[j].First
+	})
+	var out []schema.Port
+	for _, p := range ps {
+		if n := len(out); n > 0 && out[n-1].Proto == p.Proto && int(p.First) <= int(out[n-1].Last)+1 {
+			out[n-1].Last = max(out[n-1].Last, p.Last)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// SortElements sorts elements by key, the order Read returns them in.
+func SortElements(es []Element) {
+	slices.SortFunc(es, func(a, b Element) int { return strings.Compare(a.Key, b.Key) })
+}

@@ -1,0 +1,333 @@
+package plan
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Diff returns the changes that take live to desired, in a stable order:
+// sysctls, bridges, the table, its chains, sets, rules, then set elements
+// grouped by the file item they come from (links, allowed sources).
+func Diff(desired, live State) *Plan {
+	p := &Plan{Desired: desired, Live: live}
+	p.Changes = append(p.Changes, diffSysctls(desired.Sysctls, live.Sysctls)...)
+	p.Changes = append(p.Changes, diffBridges(desired.Bridges, live.Bridges)...)
+	p.Changes = append(p.Changes, diffFirewall(desired.Firewall, live.Firewall)...)
+	return p
+}
+
+func diffSysctls(desired, live map[string]string) []Change {
+	var cs []Change
+	for _, name := range slices.Sorted(maps.Keys(desired)) {
+		want, have := desired[name], live[name]
+		if want != have {
+			cs = append(cs, Change{Address: "sysctl." + name, Type: TypeSysctl, Name: name, Action: Update, Before: have, After: want})
+		}
+	}
+	return cs
+}
+
+func diffBridges(desired, live map[string]Bridge) []Change {
+	var cs []Change
+	names := slices.Sorted(maps.Keys(union(desired, live)))
+	for _, name := range names {
+		want, inFile := desired[name]
+		have, exists := live[name]
+		c := Change{Address: "bridge." + name, Type: TypeBridge, Name: name}
+		switch {
+		case inFile && !exists:
+			c.Action, c.After = Create, want
+		case !inFile && exists:
+			c.Action, c.Before = Delete, have
+		case want.Kind != have.Kind:
+			c.Action, c.Before, c.After = Replace, have, want
+		case !BridgeEqual(want, have):
+			c.Action, c.Before, c.After = Update, have, want
+		default:
+			continue
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// BridgeEqual compares what netctl manages of a bridge; its ports are not
+// netctl's and never drift.
+func BridgeEqual(a, b Bridge) bool {
+	return a.Name == b.Name && a.Kind == b.Kind && a.MTU == b.MTU && a.Up == b.Up &&
+		a.Owner == b.Owner && slices.Equal(a.Addresses, b.Addresses)
+}
+
+func union[V any](a, b map[string]V) map[string]struct{} {
+	u := make(map[string]struct{}, len(a)+len(b))
+	for k := range a {
+		u[k] = struct{}{}
+	}
+	for k := range b {
+		u[k] = struct{}{}
+	}
+	return u
+}
+
+func diffFirewall(desired, live *Firewall) []Change {
+	var cs []Change
+	table := Table{Family: TableFamily, Name: TableName}
+	switch {
+	case desired == nil && live == nil:
+		return nil
+	case desired != nil && live == nil:
+		cs = append(cs, Change{Address: "firewall", Type: TypeTable, Name: TableName, Action: Create, After: table})
+		live = &Firewall{}
+	case desired == nil && live != nil:
+		cs = append(cs, Change{Address: "firewall", Type: TypeTable, Name: TableName, Action: Delete, Before: table})
+		desired = &Firewall{}
+	}
+	cs = append(cs, diffChains(desired, live)...)
+	cs = append(cs, diffSets(desired, live)...)
+	cs = append(cs, diffRules(desired, live)...)
+	cs = append(cs, diffElements(desired, live)...)
+	return cs
+}
+
+func diffChains(desired, live *Firewall) []Change {
+	var cs []Change
+	for _, name := range chainNames(desired, live) {
+		want, have := desired.Chain(name), live.Chain(name)
+		c := Change{Address: "firewall.chain." + name, Type: TypeChain, Name: name}
+		switch {
+		case want != nil && have == nil:
+			c.Action, c.After = Create, chainHeader(*want)
+		case want == nil && have != nil:
+			c.Action, c.Before = Delete, chainHeader(*have)
+		case want.Type != have.Type || want.Hook != have.Hook || want.Priority != have.Priority:
+			c.Action, c.Before, c.After = Replace, chainHeader(*have), chainHeader(*want)
+		case want.Policy != have.Policy:
+			c.Action, c.Before, c.After = Update, chainHeader(*have), chainHeader(*want)
+		default:
+			continue
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+func chainNames(fws ...*Firewall) []string {
+	seen := map[string]struct{}{}
+	for _, f := range fws {
+		for _, c := range f.Chains {
+			seen[c.Name] = struct{}{}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+func chainHeader(c Chain) Chain {
+	c.Rules = nil
+	return c
+}
+
+func diffSets(desired, live *Firewall) []Change {
+	seen := map[string]struct{}{}
+	for _, f := range []*Firewall{desired, live} {
+		for _, s := range f.Sets {
+			seen[s.Name] = struct{}{}
+		}
+	}
+	var cs []Change
+	for _, name := range slices.Sorted(maps.Keys(seen)) {
+		want, have := desired.Set(name), live.Set(name)
+		c := Change{Address: "firewall.set." + name, Type: TypeSet, Name: name}
+		switch {
+		case want != nil && have == nil:
+			c.Action, c.After = Create, setHeader(*want)
+		case want == nil && have != nil:
+			c.Action, c.Before = Delete, setHeader(*have)
+		case want.Type != have.Type || want.Interval != have.Interval:
+			c.Action, c.Before, c.After = Replace, setHeader(*have), setHeader(*want)
+		default:
+			continue
+		}
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+func setHeader(s Set) Set {
+	s.Elements = nil
+	return s
+}
+
+// diffRules compares the rules of each chain by their comment. The rules of
+// the user chain are a person's: never drift, listed only when the table
+// goes (with everything in it).
+func diffRules(desired, live *Firewall) []Change {
+	var cs []Change
+	for _, name := range chainNames(desired, live) {
+		var want, have []Rule
+		if c := desired.Chain(name); c != nil {
+			want = c.Rules
+		}
+		if c := live.Chain(name); c != nil {
+			have = c.Rules
+		}
+		if name == ChainUser {
+			if desired.Chain(ChainUser) != nil {
+				continue
+			}
+			want = nil
+		}
+		cs = append(cs, diffChainRules(name, want, have)...)
+	}
+	return cs
+}
+
+func diffChainRules(chain string, want, have []Rule) []Change {
+	var cs []Change
+	haveByAddr := make(map[string]Rule, len(have))
+	var haveOrder []string
+	for _, r := range have {
+		addr := ruleAddress(chain, r)
+		if _, dup := haveByAddr[addr]; dup || r.Comment == "" {
+			addr = fmt.Sprintf("firewall.chain.%s.rule.handle-%d", chain, r.Handle)
+		}
+		haveByAddr[addr] = r
+		haveOrder = append(haveOrder, addr)
+	}
+	wantAddrs := make(map[string]bool, len(want))
+	var kept []string
+	for _, r := range want {
+		addr := ruleAddress(chain, r)
+		wantAddrs[addr] = true
+		h, ok := haveByAddr[addr]
+		c := Change{Address: addr, Type: TypeRule, Name: lastPart(addr)}
+		switch {
+		case !ok:
+			c.Action, c.After = Create, r
+		case !RuleEqual(r, h):
+			c.Action, c.Before, c.After = Update, h, r
+			kept = append(kept, addr)
+		default:
+			kept = append(kept, addr)
+			continue
+		}
+		cs = append(cs, c)
+	}
+	var haveKept []string
+	for _, addr := range haveOrder {
+		if wantAddrs[addr] {
+			haveKept = append(haveKept, addr)
+			continue
+		}
+		r := haveByAddr[addr]
+		cs = append(cs, Change{Address: addr, Type: TypeRule, Name: lastPart(addr), Action: Delete, Before: r})
+	}
+	// The same rules in another order are not the same chain: order is
+	// what gives the user chain and established connections precedence.
+	if slices.Equal(sortedCopy(kept), sortedCopy(haveKept)) && !slices.Equal(kept, haveKept) {
+		cs = append(cs, Change{Address: "firewall.chain." + chain + ".order", Type: TypeChain, Name: chain,
+			Action: Update, Before: haveKept, After: kept})
+	}
+	return cs
+}
+
+func sortedCopy(s []string) []string { return slices.Sorted(slices.Values(s)) }
+
+func ruleAddress(chain string, r Rule) string {
+	if r.Comment == "" {
+		return fmt.Sprintf("firewall.chain.%s.rule.handle-%d", chain, r.Handle)
+	}
+	return r.Comment
+}
+
+// RuleEqual compares two rules by what they do and where they come from.
+func RuleEqual(a, b Rule) bool {
+	return a.Comment == b.Comment && a.Unknown == b.Unknown && a.Verdict == b.Verdict && slices.Equal(a.Match, b.Match)
+}
+
+// lastPart names an object by the end of its address. Container and
+// interface names may hold dots, so the item kinds that end in one are cut
+// at their marker.
+func lastPart(addr string) string {
+	for _, marker := range []string{".link.", ".allowed_source.", ".element["} {
+		if i := strings.Index(addr, marker); i >= 0 {
+			return strings.TrimSuffix(addr[i+len(marker):], "]")
+		}
+	}
+	return addr[strings.LastIndexByte(addr, '.')+1:]
+}
+
+// elementGroup is the elements of one set that come from one file item.
+type elementGroup struct {
+	set, address, typ string
+	keys              []string
+}
+
+func groupElements(f *Firewall) map[string]*elementGroup {
+	groups := map[string]*elementGroup{}
+	for _, s := range f.Sets {
+		for _, e := range s.Elements {
+			addr, typ := e.Comment, ElementType(e.Comment)
+			if addr == "" {
+				addr, typ = "firewall.set."+s.Name+".element["+e.Key+"]", TypeSetElement
+			}
+			g := groups[addr]
+			if g == nil {
+				g = &elementGroup{set: s.Name, address: addr, typ: typ}
+				groups[addr] = g
+			}
+			g.keys = append(g.keys, e.Key)
+		}
+	}
+	for _, g := range groups {
+		slices.Sort(g.keys)
+	}
+	return groups
+}
+
+// ElementType is the change type of the elements a comment names.
+func ElementType(comment string) string {
+	switch {
+	case strings.Contains(comment, ".link."):
+		return TypeLink
+	case strings.Contains(comment, ".allowed_source."):
+		return TypeAllowedSource
+	}
+	return TypeSetElement
+}
+
+func diffElements(desired, live *Firewall) []Change {
+	want, have := groupElements(desired), groupElements(live)
+	var cs []Change
+	for _, addr := range slices.Sorted(maps.Keys(union(want, have))) {
+		w, h := want[addr], have[addr]
+		var c Change
+		switch {
+		case w != nil && h == nil:
+			c = Change{Action: Create, After: w.keys}
+		case w == nil && h != nil:
+			c = Change{Action: Delete, Before: h.keys}
+		case w.set != h.set || !slices.Equal(w.keys, h.keys):
+			c = Change{Action: Update, Before: h.keys, After: w.keys}
+		default:
+			continue
+		}
+		g := w
+		if g == nil {
+			g = h
+		}
+		c.Address, c.Type, c.Name = addr, g.typ, lastPart(addr)
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// Scope is what a live read must look at for this desired state: the
+// sysctls it manages and the bridges it names.
+func (s State) Scope() Scope {
+	return Scope{
+		Sysctls: slices.Sorted(maps.Keys(s.Sysctls)),
+		Bridges: slices.Sorted(maps.Keys(s.Bridges)),
+	}
+}
