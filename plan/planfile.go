@@ -20,6 +20,9 @@ type File struct {
 	Netns         string `json:"netns"`
 	Fingerprint   string `json:"live_fingerprint"`
 	Desired       State  `json:"desired"`
+	// Live is the state the plan was computed against: a stale plan's
+	// error names what changed since.
+	Live State `json:"live"`
 	// Changes are informative: apply recomputes them and checks that the
 	// fingerprint still holds.
 	Changes []Change `json:"changes"`

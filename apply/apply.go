@@ -1,0 +1,291 @@
+// Package apply is netctl's transaction: it makes a desired state real, all
+// of it or, after an automatic rollback, none of it. Lock, journal, ordered
+// steps with their undo, verification by re-reading, rollback.
+package apply
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/netctl/netctl/plan"
+)
+
+// Kernel is what a transaction needs of the kernel package: one namespace's
+// live state and the primitive writes. Every write takes the object from one
+// value to another, so its undo is the same call with the values swapped.
+type Kernel interface {
+	Read(scope plan.Scope) (plan.State, error)
+	SetSysctl(name, value string) error
+	SyncBridge(from, to *plan.Bridge) error
+	SyncFirewall(from, to *plan.Firewall) error
+}
+
+// Options configure a transaction.
+type Options struct {
+	// Netns names the namespace, for the lock and the journal.
+	Netns string
+	// StateDir holds locks and journals; DefaultStateDir when empty.
+	StateDir string
+	// LockWait bounds the wait for another apply on the same namespace.
+	LockWait time.Duration
+	// Log receives what the user must know (a recovered apply).
+	Log io.Writer
+}
+
+// Txn is a transaction on one namespace: it holds the namespace's lock from
+// Begin to Close.
+type Txn struct {
+	k       Kernel
+	opts    Options
+	lock    *lock
+	journal string
+	// Recovered describes an interrupted apply that Begin rolled back.
+	Recovered string
+}
+
+// Begin takes the namespace's lock, waiting at most opts.LockWait, and rolls
+// back an apply that was killed before it finished.
+func Begin(k Kernel, opts Options) (*Txn, error) {
+	if opts.StateDir == "" {
+		opts.StateDir = DefaultStateDir
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	l, err := acquire(opts.StateDir, opts.Netns, opts.LockWait)
+	if err != nil {
+		return nil, err
+	}
+	t := &Txn{k: k, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.Netns)}
+	if err := t.recover(); err != nil {
+		l.release()
+		return nil, err
+	}
+	return t, nil
+}
+
+// Close releases the lock.
+func (t *Txn) Close() {
+	if t.lock != nil {
+		t.lock.release()
+		t.lock = nil
+	}
+}
+
+// JournalPending reports an interrupted apply that the next apply will roll
+// back, for plan to warn about.
+func JournalPending(opts Options) string {
+	if opts.StateDir == "" {
+		opts.StateDir = DefaultStateDir
+	}
+	j, err := readJournal(journalPath(opts.StateDir, opts.Netns))
+	if err != nil {
+		return err.Error()
+	}
+	if j == nil {
+		return ""
+	}
+	return describe(j)
+}
+
+func describe(j *journal) string {
+	what := "an apply"
+	if j.Confirming {
+		what = "an apply waiting for confirmation"
+	}
+	return fmt.Sprintf("%s (pid %d, started %s) did not finish", what, j.PID, j.Started.Format(time.RFC3339))
+}
+
+func (t *Txn) recover() error {
+	j, err := readJournal(t.journal)
+	if err != nil || j == nil {
+		return err
+	}
+	t.Recovered = describe(j)
+	fmt.Fprintf(t.opts.Log, "netctl: %s; rolling back to the state before it.\n", t.Recovered)
+	if err := converge(t.k, j.Before, scopeOf(j.Before, j.Desired)); err != nil {
+		return fmt.Errorf("rolling back the interrupted apply: %w (journal kept at %s)", err, t.journal)
+	}
+	return removeJournal(t.journal)
+}
+
+// Read returns the live state for the desired state's scope.
+func (t *Txn) Read(desired plan.State) (plan.State, error) {
+	return t.k.Read(desired.Scope())
+}
+
+// Plan reads the live state and diffs the desired state against it.
+func (t *Txn) Plan(desired plan.State) (*plan.Plan, error) {
+	live, err := t.Read(desired)
+	if err != nil {
+		return nil, err
+	}
+	return plan.Diff(desired, live), nil
+}
+
+// StepError is the failure of one step of an apply.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("step %q: %v", e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Failure is a failed apply: the first error, and whether the rollback
+// brought the state back.
+type Failure struct {
+	Err         error
+	RolledBack  bool
+	RollbackErr error
+}
+
+func (f *Failure) Error() string {
+	var b strings.Builder
+	b.WriteString(f.Err.Error())
+	if f.RolledBack {
+		b.WriteString("; rolled back: the live state is as it was before the apply")
+	} else {
+		var m *multierror.Error
+		if errors.As(f.RollbackErr, &m) {
+			m.ErrorFormat = func(es []error) string {
+				lines := make([]string, len(es))
+				for i, e := range es {
+					lines[i] = "  - " + e.Error()
+				}
+				return strings.Join(lines, "\n")
+			}
+		}
+		fmt.Fprintf(&b, "; ROLLBACK FAILED, the live state is partly changed:\n%v", f.RollbackErr)
+	}
+	return b.String()
+}
+
+func (f *Failure) Unwrap() error { return f.Err }
+
+// ApplyOptions tune one apply.
+type ApplyOptions struct {
+	// KeepJournal leaves the journal in place after success, marked as
+	// waiting for confirmation: Confirm removes it, Rollback undoes the apply.
+	KeepJournal bool
+}
+
+// Apply runs the plan's steps. p must come from this transaction's Plan: the
+// lock has been held since it was read. On failure every step that ran is
+// undone, newest first, and the error is a *Failure.
+func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
+	if p.Empty() {
+		return nil
+	}
+	steps := stepsFor(p.Desired, p.Live)
+	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, Before: p.Live, Desired: p.Desired}
+	for _, s := range steps {
+		j.Steps = append(j.Steps, s.name)
+	}
+	if err := writeJournal(t.journal, j); err != nil {
+		return fmt.Errorf("writing the journal: %w", err)
+	}
+	var ran []step
+	var failure error
+	for _, s := range steps {
+		ran = append(ran, s)
+		if err := s.do(t.k); err != nil {
+			failure = &StepError{Step: s.name, Err: err}
+			break
+		}
+	}
+	if failure == nil {
+		failure = t.verify(p.Desired)
+	}
+	if failure != nil {
+		f := &Failure{Err: failure}
+		f.RollbackErr = undo(t.k, ran, p.Live, scopeOf(p.Live, p.Desired))
+		f.RolledBack = f.RollbackErr == nil
+		if f.RolledBack {
+			_ = removeJournal(t.journal)
+		}
+		return f
+	}
+	if o.KeepJournal {
+		j.Confirming = true
+		return writeJournal(t.journal, j)
+	}
+	return removeJournal(t.journal)
+}
+
+// Confirm keeps an apply made with KeepJournal.
+func (t *Txn) Confirm() error { return removeJournal(t.journal) }
+
+// Rollback undoes an apply made with KeepJournal, from its journal.
+func (t *Txn) Rollback() error {
+	j, err := readJournal(t.journal)
+	if err != nil {
+		return err
+	}
+	if j == nil {
+		return errors.New("no applied change to roll back")
+	}
+	if err := converge(t.k, j.Before, scopeOf(j.Before, j.Desired)); err != nil {
+		return err
+	}
+	return removeJournal(t.journal)
+}
+
+func (t *Txn) verify(desired plan.State) error {
+	live, err := t.k.Read(desired.Scope())
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	if left := plan.Diff(desired, live); !left.Empty() {
+		addrs := make([]string, 0, len(left.Changes))
+		for _, c := range left.Changes {
+			addrs = append(addrs, c.Address+" ("+string(c.Action)+")")
+		}
+		if len(addrs) > 5 {
+			addrs = append(addrs[:5], fmt.Sprintf("and %d more", len(addrs)-5))
+		}
+		return fmt.Errorf("verify: after the apply the live state still differs: %s", strings.Join(addrs, ", "))
+	}
+	return nil
+}
+
+// converge brings every object of scope back to target, in the order that
+// never opens a window; it is the rollback of a journal.
+func converge(k Kernel, target plan.State, scope plan.Scope) error {
+	live, err := k.Read(scope)
+	if err != nil {
+		return err
+	}
+	var errs *multierror.Error
+	for _, s := range stepsFor(target, live) {
+		if err := s.do(k); err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("%s: %w", s.name, err))
+		}
+	}
+	return errs.ErrorOrNil()
+}
+
+// scopeOf is what a rollback must look at: everything either state names.
+func scopeOf(a, b plan.State) plan.Scope {
+	sa, sb := a.Scope(), b.Scope()
+	return plan.Scope{
+		Sysctls: mergeNames(sa.Sysctls, sb.Sysctls),
+		Bridges: mergeNames(sa.Bridges, sb.Bridges),
+	}
+}
+
+func mergeNames(a, b []string) []string {
+	set := map[string]bool{}
+	for _, n := range append(slices.Clone(a), b...) {
+		set[n] = true
+	}
+	return slices.Sorted(maps.Keys(set))
+}

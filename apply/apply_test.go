@@ -1,0 +1,242 @@
+package apply_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/netctl/netctl/apply"
+	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/kernel"
+	"github.com/netctl/netctl/plan"
+	"github.com/netctl/netctl/schema"
+)
+
+// faulty is the test seam: it fails the n-th write, either before doing it
+// or after (so the step's own partial work must be undone too).
+type faulty struct {
+	apply.Kernel
+	failAt int
+	after  bool
+	writes []string
+}
+
+func (f *faulty) write(name string, do func() error) error {
+	f.writes = append(f.writes, name)
+	if len(f.writes) != f.failAt {
+		return do()
+	}
+	if f.after {
+		if err := do(); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("injected fault at write %d (%s)", f.failAt, name)
+}
+
+func (f *faulty) SetSysctl(name, value string) error {
+	return f.write("sysctl "+name, func() error { return f.Kernel.SetSysctl(name, value) })
+}
+
+func (f *faulty) SyncBridge(from, to *plan.Bridge) error {
+	return f.write("bridge", func() error { return f.Kernel.SyncBridge(from, to) })
+}
+
+func (f *faulty) SyncFirewall(from, to *plan.Firewall) error {
+	return f.write("firewall", func() error { return f.Kernel.SyncFirewall(from, to) })
+}
+
+func testConfig() *schema.Config {
+	on := true
+	tcp := func(p uint16) schema.Port { return schema.Port{Proto: "tcp", First: p, Last: p} }
+	return &schema.Config{
+		IPForward: &on,
+		Firewall:  true,
+		Bridges: []schema.Bridge{{
+			Name:           "docker0",
+			Address:        netip.MustParsePrefix("172.17.0.1/16"),
+			MTU:            1500,
+			ICC:            false,
+			Masquerade:     true,
+			AllowedSources: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/32")},
+			Containers: []schema.Container{
+				{Name: "web", Address: netip.MustParseAddr("172.17.0.2"), Expose: []schema.Port{tcp(80)}},
+				{Name: "db", Address: netip.MustParseAddr("172.17.0.3"), Expose: []schema.Port{tcp(5432)}},
+			},
+			Links: []schema.Link{{From: "web", To: "db", Ports: []schema.Port{tcp(5432)}}},
+		}, {
+			Name:    "br-app",
+			Address: netip.MustParsePrefix("172.18.0.1/16"),
+			MTU:     1400,
+			ICC:     true,
+		}},
+	}
+}
+
+// setup makes a namespace whose starting state differs from the desired one
+// in every kind of object, so every kind of step runs: a sysctl switched off,
+// an owned bridge to update, a foreign table and bridge that must survive.
+func setup(t *testing.T) (string, *kernel.Handle) {
+	ns := nstest.New(t)
+	nstest.Exec(t, ns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=0")
+	nstest.Run(t, "ip", "-n", ns, "link", "add", "br-app", "type", "bridge")
+	nstest.Run(t, "ip", "-n", ns, "link", "set", "br-app", "alias", plan.Owner, "mtu", "1500")
+	nstest.Run(t, "ip", "-n", ns, "link", "add", "foreign0", "type", "bridge")
+	nstest.Exec(t, ns, "nft", "add", "table", "ip", "other")
+	k, err := kernel.Open(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return ns, k
+}
+
+// snapshot is the live state as JSON (handles excluded) plus what netctl
+// must never touch, read by the nft and ip tools.
+func snapshot(t *testing.T, ns string, k *kernel.Handle, scope plan.Scope) string {
+	t.Helper()
+	s, err := k.Read(scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.MarshalIndent(s, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data) + "\n" + nstest.Exec(t, ns, "nft", "list", "table", "ip", "other") +
+		nstest.Run(t, "ip", "-n", ns, "-br", "link", "show", "foreign0")
+}
+
+func TestEveryFailedStepRollsBack(t *testing.T) {
+	nstest.RequireRoot(t)
+	desired := plan.Desired(testConfig())
+
+	// A clean run counts the writes, K, and proves the apply converges.
+	ns, k := setup(t)
+	counter := &faulty{Kernel: k}
+	txn, err := apply.Begin(counter, apply.Options{Netns: ns, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := txn.Plan(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.Apply(p, apply.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	txn.Close()
+	if left, _ := k.Read(desired.Scope()); !plan.Diff(desired, left).Empty() {
+		t.Fatalf("apply did not converge: %+v", plan.Diff(desired, left).Changes)
+	}
+	steps := len(counter.writes)
+	if steps < 5 {
+		t.Fatalf("expected sysctls, firewall and bridges among the steps, got %v", counter.writes)
+	}
+	t.Logf("K = %d steps: %v", steps, counter.writes)
+
+	for _, after := range []bool{false, true} {
+		for failAt := 1; failAt <= steps; failAt++ {
+			t.Run(fmt.Sprintf("step%d/after=%v", failAt, after), func(t *testing.T) {
+				ns, k := setup(t)
+				scope := desired.Scope()
+				before := snapshot(t, ns, k, scope)
+				f := &faulty{Kernel: k, failAt: failAt, after: after}
+				txn, err := apply.Begin(f, apply.Options{Netns: ns, StateDir: t.TempDir()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer txn.Close()
+				p, err := txn.Plan(desired)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = txn.Apply(p, apply.ApplyOptions{})
+				var fail *apply.Failure
+				if !errors.As(err, &fail) {
+					t.Fatalf("want a *apply.Failure, got %v", err)
+				}
+				if !fail.RolledBack {
+					t.Fatalf("rollback failed: %v", err)
+				}
+				var se *apply.StepError
+				if !errors.As(err, &se) || !strings.Contains(err.Error(), "injected fault") {
+					t.Fatalf("the error does not name the failed step: %v", err)
+				}
+				if got := snapshot(t, ns, k, scope); got != before {
+					t.Fatalf("live state changed by a failed apply (%v)\nbefore:\n%s\nafter:\n%s", err, before, got)
+				}
+			})
+		}
+	}
+}
+
+func TestVerifyFailureRollsBack(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns, k := setup(t)
+	desired := plan.Desired(testConfig())
+	before := snapshot(t, ns, k, desired.Scope())
+	// A kernel that silently drops the firewall write: every step
+	// "succeeds", and only the verification by re-reading can tell.
+	lying := &lyingKernel{Kernel: k}
+	txn, err := apply.Begin(lying, apply.Options{Netns: ns, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	p, err := txn.Plan(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = txn.Apply(p, apply.ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "verify") {
+		t.Fatalf("want a verification failure, got %v", err)
+	}
+	if got := snapshot(t, ns, k, desired.Scope()); got != before {
+		t.Fatalf("state changed:\nbefore:\n%s\nafter:\n%s", before, got)
+	}
+}
+
+type lyingKernel struct{ apply.Kernel }
+
+func (lyingKernel) SyncFirewall(from, to *plan.Firewall) error { return nil }
+
+func TestJournalRecovery(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns, k := setup(t)
+	dir := t.TempDir()
+	desired := plan.Desired(testConfig())
+	before := snapshot(t, ns, k, desired.Scope())
+
+	// Apply with the journal kept (as --confirm-timeout does), then drop the
+	// transaction as a killed process would: the next Begin rolls it back.
+	txn, err := apply.Begin(k, apply.Options{Netns: ns, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := txn.Plan(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.Apply(p, apply.ApplyOptions{KeepJournal: true}); err != nil {
+		t.Fatal(err)
+	}
+	txn.Close()
+	if pending := apply.JournalPending(apply.Options{Netns: ns, StateDir: dir}); pending == "" {
+		t.Fatal("no pending journal reported")
+	}
+	txn, err = apply.Begin(k, apply.Options{Netns: ns, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	if txn.Recovered == "" {
+		t.Fatal("Begin did not report the interrupted apply")
+	}
+	if got := snapshot(t, ns, k, desired.Scope()); got != before {
+		t.Fatalf("recovery did not restore the state:\nbefore:\n%s\nafter:\n%s", before, got)
+	}
+}

@@ -1,0 +1,147 @@
+package apply
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/netctl/netctl/plan"
+)
+
+// step is one write of an apply: one sysctl, one bridge, or the whole
+// firewall (one atomic nftables batch).
+type step struct {
+	name string
+	kind string // plan.TypeSysctl, plan.TypeBridge or plan.TypeTable
+	obj  string // the sysctl's or the bridge's name
+	do   func(Kernel) error
+}
+
+// stepsFor returns the steps that take live to target, in an order that never
+// opens a window: forwarding is switched off first and on last, the
+// br_netfilter switch precedes the firewall, and the firewall is in place
+// before any bridge is created or brought up.
+func stepsFor(target, live plan.State) []step {
+	var off, brnf, fw, bridges, on []step
+	for _, name := range slices.Sorted(maps.Keys(target.Sysctls)) {
+		want, have := target.Sysctls[name], live.Sysctls[name]
+		if want == have {
+			continue
+		}
+		s := step{name: fmt.Sprintf("sysctl %s=%s", name, want), kind: plan.TypeSysctl, obj: name,
+			do: func(k Kernel) error { return k.SetSysctl(name, want) }}
+		switch {
+		case want == "0":
+			off = append(off, s)
+		case name == plan.SysctlBridgeNFIptables:
+			brnf = append(brnf, s)
+		default:
+			on = append(on, s)
+		}
+	}
+	if firewallDiffers(target.Firewall, live.Firewall) {
+		from, to := live.Firewall, restorable(target.Firewall)
+		fw = append(fw, step{name: "firewall", kind: plan.TypeTable,
+			do: func(k Kernel) error { return k.SyncFirewall(from, to) }})
+	}
+	names := slices.Sorted(maps.Keys(unionKeys(target.Bridges, live.Bridges)))
+	var deletes []step
+	for _, name := range names {
+		want, inTarget := target.Bridges[name]
+		have, exists := live.Bridges[name]
+		if inTarget && exists && plan.BridgeEqual(want, have) {
+			continue
+		}
+		from, to := ptrIf(have, exists), ptrIf(want, inTarget)
+		verb := "update"
+		switch {
+		case !exists:
+			verb = "create"
+		case !inTarget:
+			verb = "delete"
+		}
+		s := step{name: fmt.Sprintf("%s bridge %s", verb, name), kind: plan.TypeBridge, obj: name,
+			do: func(k Kernel) error { return k.SyncBridge(from, to) }}
+		if verb == "delete" {
+			deletes = append(deletes, s)
+		} else {
+			bridges = append(bridges, s)
+		}
+	}
+	return slices.Concat(off, brnf, fw, deletes, bridges, on)
+}
+
+// restore brings a step's object from its current value back to before.
+func (s step) restore(k Kernel, current, before plan.State) error {
+	switch s.kind {
+	case plan.TypeSysctl:
+		if v, ok := before.Sysctls[s.obj]; ok {
+			return k.SetSysctl(s.obj, v)
+		}
+		return nil
+	case plan.TypeBridge:
+		have, exists := current.Bridges[s.obj]
+		want, existed := before.Bridges[s.obj]
+		return k.SyncBridge(ptrIf(have, exists), ptrIf(want, existed))
+	default:
+		return k.SyncFirewall(current.Firewall, restorable(before.Firewall))
+	}
+}
+
+// undo brings back, newest first, the object of every step that ran.
+func undo(k Kernel, ran []step, before plan.State, scope plan.Scope) error {
+	current, err := k.Read(scope)
+	if err != nil {
+		return fmt.Errorf("undo: reading the live state: %w", err)
+	}
+	var errs *multierror.Error
+	for i := len(ran) - 1; i >= 0; i-- {
+		if err := ran[i].restore(k, current, before); err != nil {
+			errs = multierror.Append(errs, fmt.Errorf("undo %q: %w", ran[i].name, err))
+		}
+	}
+	return errs.ErrorOrNil()
+}
+
+// restorable drops the rules netctl cannot write back: rules whose
+// expressions the kernel package could not decode. They were drift, not
+// netctl's; a rollback cannot recreate them.
+func restorable(f *plan.Firewall) *plan.Firewall {
+	if f == nil {
+		return nil
+	}
+	out := *f
+	out.Chains = slices.Clone(f.Chains)
+	for i := range out.Chains {
+		out.Chains[i].Rules = slices.DeleteFunc(slices.Clone(out.Chains[i].Rules),
+			func(r plan.Rule) bool { return r.Unknown != "" })
+	}
+	return &out
+}
+
+func firewallDiffers(a, b *plan.Firewall) bool {
+	if a == nil || b == nil {
+		return a != b
+	}
+	return !plan.Diff(plan.State{Firewall: a}, plan.State{Firewall: b}).Empty()
+}
+
+func ptrIf[T any](v T, ok bool) *T {
+	if !ok {
+		return nil
+	}
+	return &v
+}
+
+func unionKeys[V any](a, b map[string]V) map[string]struct{} {
+	u := make(map[string]struct{}, len(a)+len(b))
+	for k := range a {
+		u[k] = struct{}{}
+	}
+	for k := range b {
+		u[k] = struct{}{}
+	}
+	return u
+}

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netctl/netctl/apply"
+	"github.com/netctl/netctl/plan"
+)
+
+// applyFlags are those of apply and destroy.
+type applyFlags struct {
+	target
+	autoApprove    bool
+	confirmTimeout time.Duration
+}
+
+func newApplyCmd() *cobra.Command {
+	var f applyFlags
+	c := &cobra.Command{
+		Use:   "apply [-f FILE | PLANFILE]",
+		Short: "Make the live kernel match the file, all of it or none of it",
+		Long: `Compute the plan, show it, ask for 'yes', then apply it as one transaction:
+every step is journaled with its undo, the result is verified by re-reading
+the kernel, and on any failure every step that ran is undone.
+
+Given a PLANFILE saved by 'netctl plan --out', apply exactly that plan
+without asking, and refuse it if the live state changed since.
+
+With --confirm-timeout, the change is kept only if confirmed in time
+(Enter on the terminal, or 'netctl confirm' from another shell); otherwise it
+is rolled back: for changes made over SSH that may lock you out.
+
+Exit status: 0 success (also when there was nothing to do), 1 error.`,
+		Example: `  netctl apply -f examples/icc-links.yaml
+  netctl apply --netns ci-test --auto-approve --json
+  netctl apply --confirm-timeout 60s`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			var saved *plan.File
+			desired := plan.State{}
+			if len(args) == 1 {
+				pf, err := plan.ReadFile(args[0])
+				if err != nil {
+					return err
+				}
+				saved = &pf
+				desired = pf.Desired
+				if !c.Flags().Changed("netns") {
+					f.netns = pf.Netns
+				}
+				f.file = pf.Source
+			} else {
+				d, err := loadDesired(f.file)
+				if err != nil {
+					return err
+				}
+				desired = d
+			}
+			return runApply(&f, desired, saved, "Do you want to perform these actions?")
+		},
+	}
+	f.addFileFlag(c)
+	f.addKernelFlags(c)
+	c.Flags().BoolVar(&f.autoApprove, "auto-approve", false, "apply without asking")
+	c.Flags().DurationVar(&f.confirmTimeout, "confirm-timeout", 0, "roll back unless confirmed within this time (e.g. 60s)")
+	return c
+}
+
+func newDestroyCmd() *cobra.Command {
+	var f applyFlags
+	c := &cobra.Command{
+		Use:   "destroy [--netns NAME]",
+		Short: "Remove everything netctl owns in a namespace",
+		Long: `Remove netctl's bridges (those it marked as its own) and its nftables table,
+with everything in it, including the rules a person put in its user chain:
+the plan lists them first. Sysctls are left as they are; nothing netctl does
+not own is touched.`,
+		Example: "  netctl destroy --netns ci-test --auto-approve",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if c.Flags().Changed("file") {
+				// The file does not decide what goes: netctl's own marks do.
+				// An invalid file still stops a destroy aimed at the wrong host.
+				if _, err := loadDesired(f.file); err != nil {
+					return err
+				}
+			}
+			return runApply(&f, plan.State{}, nil, "Do you really want to destroy all resources netctl owns?")
+		},
+	}
+	f.addFileFlag(c)
+	f.addKernelFlags(c)
+	c.Flags().BoolVar(&f.autoApprove, "auto-approve", false, "destroy without asking")
+	return c
+}
+
+// applyResult is the JSON document apply prints: the shape a
+// configuration-management hook reads.
+type applyResult struct {
+	FormatVersion   string       `json:"format_version"`
+	Changed         bool         `json:"changed"`
+	ResourceChanges []jsonChange `json:"resource_changes"`
+	Summary         plan.Summary `json:"summary"`
+	Recovered       string       `json:"recovered_interrupted_apply,omitempty"`
+	Error           *string      `json:"error"`
+	RolledBack      bool         `json:"rolled_back"`
+	Confirmation    string       `json:"confirmation,omitempty"`
+	Warnings        []string     `json:"warnings"`
+}
+
+type jsonChange struct {
+	Address string         `json:"address"`
+	Type    string         `json:"type"`
+	Name    string         `json:"name"`
+	Change  jsonChangeBody `json:"change"`
+}
+
+type jsonChangeBody struct {
+	Actions []string `json:"actions"`
+	Before  any      `json:"before"`
+	After   any      `json:"after"`
+}
+
+func runApply(f *applyFlags, desired plan.State, saved *plan.File, question string) error {
+	interactive := saved == nil && !f.autoApprove
+	if interactive && (f.json || !isTerminal(os.Stdin)) {
+		return errors.New("refusing to apply without approval: no terminal to ask on (stdin is not a terminal, or --json); pass --auto-approve, or apply a saved plan file")
+	}
+	k, err := openKernel(f.netns)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	txn, err := apply.Begin(k, txnOptions(f.netns))
+	if err != nil {
+		return err
+	}
+	defer txn.Close()
+
+	res := applyResult{FormatVersion: "1.0", Recovered: txn.Recovered, ResourceChanges: []jsonChange{}}
+	p, err := txn.Plan(desired)
+	if err != nil {
+		return err
+	}
+	if saved != nil {
+		if fp := plan.Fingerprint(p.Live); fp != saved.Fingerprint {
+			return staleError(saved.Live, p.Live)
+		}
+	}
+	p.Warnings = warnings(k, f.netns)
+	res.Warnings = p.Warnings
+	out := io.Writer(os.Stdout)
+	if f.json {
+		out = io.Discard
+	}
+	if p.Empty() {
+		if !f.json {
+			return p.WriteText(out, plan.TextOptions{Color: useColor(&f.target), Source: f.file})
+		}
+		return writeResult(res)
+	}
+	if err := p.WriteText(out, plan.TextOptions{Color: useColor(&f.target), Source: f.file}); err != nil {
+		return err
+	}
+	if interactive && !confirm(os.Stdin, os.Stdout, question) {
+		return &exitError{code: 1, msg: "Apply cancelled: nothing was changed."}
+	}
+	err = txn.Apply(p, apply.ApplyOptions{KeepJournal: f.confirmTimeout > 0})
+	if err == nil && f.confirmTimeout > 0 {
+		res.Confirmation, err = awaitConfirmation(txn, f)
+	}
+	res.Changed = err == nil && res.Confirmation != "rolled back"
+	for _, c := range p.Changes {
+		res.ResourceChanges = append(res.ResourceChanges, jsonChange{c.Address, c.Type, c.Name,
+			jsonChangeBody{c.Action.Actions(), c.Before, c.After}})
+	}
+	res.Summary = p.Summary()
+	if err != nil {
+		msg := err.Error()
+		res.Error = &msg
+		var fail *apply.Failure
+		res.RolledBack = errors.As(err, &fail) && fail.RolledBack
+		if f.json {
+			_ = writeResult(res)
+			return &exitError{code: 1}
+		}
+		return err
+	}
+	if f.json {
+		return writeResult(res)
+	}
+	s := p.Summary()
+	if res.Confirmation == "rolled back" {
+		fmt.Fprintln(os.Stdout, "Not confirmed in time: the change was rolled back.")
+		return &exitError{code: 1}
+	}
+	fmt.Fprintf(os.Stdout, "Apply complete! Resources: %d added, %d changed, %d destroyed.\n", s.Add, s.Change, s.Destroy)
+	return nil
+}
+
+func writeResult(res applyResult) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+// staleError names what changed in the live state since a saved plan.
+func staleError(then, now plan.State) error {
+	d := plan.Diff(then, now)
+	what := ""
+	for i, c := range d.Changes {
+		if i == 5 {
+			what += fmt.Sprintf(", and %d more", len(d.Changes)-5)
+			break
+		}
+		if i > 0 {
+			what += ", "
+		}
+		what += c.Address
+	}
+	if what == "" {
+		what = "objects netctl owns"
+	}
+	return fmt.Errorf("saved plan is stale: the live state changed since the plan was made (%s); run netctl plan again", what)
+}
+
+// awaitConfirmation keeps the change only if confirmed in time.
+func awaitConfirmation(txn *apply.Txn, f *applyFlags) (string, error) {
+	msg := fmt.Sprintf("\nConfirm within %s to keep this change: press Enter here, or run 'netctl confirm%s' from another shell.\nWithout confirmation it is rolled back.\n",
+		f.confirmTimeout, netnsFlag(f.netns))
+	fmt.Fprint(os.Stderr, msg)
+	enter := make(chan struct{})
+	if isTerminal(os.Stdin) {
+		go func() {
+			var b [1]byte
+			for {
+				n, err := os.Stdin.Read(b[:])
+				if err != nil {
+					return
+				}
+				if n == 1 && b[0] == '\n' {
+					close(enter)
+					return
+				}
+			}
+		}()
+	}
+	ok, err := txn.AwaitConfirmation(f.confirmTimeout, enter)
+	switch {
+	case err != nil:
+		return "", err
+	case ok:
+		fmt.Fprintln(os.Stderr, "Confirmed: the change is kept.")
+		return "confirmed", nil
+	}
+	return "rolled back", nil
+}
+
+func netnsFlag(netns string) string {
+	if netns == "" {
+		return ""
+	}
+	return " --netns " + netns
+}
+
+func newConfirmCmd() *cobra.Command {
+	var netns string
+	c := &cobra.Command{
+		Use:     "confirm [--netns NAME]",
+		Short:   "Confirm an apply waiting with --confirm-timeout",
+		Example: "  netctl confirm --netns ci-test",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := apply.RequestConfirm(apply.Options{Netns: netns}); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.OutOrStdout(), "Confirmation sent.")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&netns, "netns", "", "the named network namespace of the waiting apply")
+	return c
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/apply"
+	"github.com/netctl/netctl/kernel"
+	"github.com/netctl/netctl/plan"
+	"github.com/netctl/netctl/schema"
+)
+
+// lockWait bounds how long an apply waits for another on the same namespace.
+const lockWait = 30 * time.Second
+
+// target is what every kernel command works on.
+type target struct {
+	file    string
+	netns   string
+	noColor bool
+	json    bool
+}
+
+func (t *target) addFileFlag(c *cobra.Command) {
+	c.Flags().StringVarP(&t.file, "file", "f", schema.DefaultFile, "the netctl YAML file")
+}
+
+func (t *target) addKernelFlags(c *cobra.Command) {
+	c.Flags().StringVar(&t.netns, "netns", "", "the named network namespace (/run/netns/NAME); default: netctl's own")
+	c.Flags().BoolVar(&t.noColor, "no-color", false, "never colour the output")
+	c.Flags().BoolVar(&t.json, "json", false, "print one JSON document instead of text")
+}
+
+// loadDesired loads and validates the file and compiles it. An invalid file
+// ends netctl with its problems, before the kernel is touched.
+func loadDesired(file string) (plan.State, error) {
+	cfg, err := schema.Load(file)
+	if err != nil {
+		return plan.State{}, &exitError{code: 1, msg: err.Error()}
+	}
+	return plan.Desired(cfg), nil
+}
+
+func openKernel(netns string) (*kernel.Handle, error) {
+	return kernel.Open(netns)
+}
+
+func txnOptions(netns string) apply.Options {
+	return apply.Options{Netns: netns, LockWait: lockWait, Log: os.Stderr}
+}
+
+// warnings are the facts that may defeat a plan: drop policies elsewhere on
+// the forward hook, an interrupted apply.
+func warnings(k *kernel.Handle, netns string) []string {
+	var ws []string
+	if j := apply.JournalPending(apply.Options{Netns: netns}); j != "" {
+		ws = append(ws, j+": the next apply rolls it back before anything else.")
+	}
+	drops, err := k.ForwardDropPolicies()
+	if err != nil {
+		ws = append(ws, "could not read other tables' forward chains: "+err.Error())
+	}
+	for _, d := range drops {
+		ws = append(ws, d+": it drops forwarded packets that netctl accepts (every base chain on the hook must accept).")
+	}
+	return ws
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func useColor(t *target) bool {
+	return !t.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stdout)
+}
+
+// confirm asks on the terminal; only "yes" is accepted.
+func confirm(in io.Reader, out io.Writer, question string) bool {
+	fmt.Fprintf(out, "\n%s Only 'yes' will be accepted: ", question)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	fmt.Fprintln(out)
+	return strings.TrimSpace(line) == "yes"
+}
