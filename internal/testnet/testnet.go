@@ -193,3 +193,11 @@ func (n *Net) FromOutside(src netip.Addr) Client {
 
 // FromHost is the host namespace as the origin of probes.
 func (n *Net) FromHost() Client { return Client{Name: "host", NS: n.Host} }
+
+// DelOutsideDefaultRoute removes the outside namespace's default route, so
+// that it reaches only the host's external subnets (and what RouteOutside
+// adds): an outside world that cannot route replies to private addresses.
+func (n *Net) DelOutsideDefaultRoute(t testing.TB) {
+	t.Helper()
+	nstest.Run(t, "ip", "-n", n.Outside, "route", "del", "default")
+}
