@@ -1,0 +1,221 @@
+package show
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// SchemaID is the schema's $id. Editors find the schema through the
+// modeline, not through this name.
+const SchemaID = "https://github.com/netctl/netctl/netctl.schema.json"
+
+// Schema returns the JSON Schema (draft 2020-12) of the netctl file format,
+// generated from File and the types it uses: objects from structs (their
+// yaml names, doc, default, min, max and required tags, no other
+// properties), mappings from Map, lists from slices, and string syntaxes
+// from the leaf types' own descriptions.
+func Schema() map[string]any {
+	g := &generator{defs: map[string]any{}}
+	root := g.object(reflect.TypeFor[File]())
+	out := map[string]any{
+		"$schema":     "https://json-schema.org/draft/2020-12/schema",
+		"$id":         SchemaID,
+		"title":       "netctl.yaml",
+		"description": "A host's container networking (Docker's bridge model) as netctl makes it: bridges, ip_forward, inter-container communication, links, source restrictions, masquerading.",
+		"$defs":       g.defs,
+	}
+	for k, v := range root {
+		out[k] = v
+	}
+	return out
+}
+
+// SchemaJSON is Schema as indented JSON, ending in a newline.
+func SchemaJSON() []byte {
+	data, err := json.MarshalIndent(Schema(), "", "  ")
+	if err != nil {
+		panic(err) // the schema is made of maps, strings, numbers and booleans
+	}
+	return append(data, '\n')
+}
+
+// leaf is a type that describes its own schema, put in $defs by type name.
+type leaf interface{ jsonSchema() map[string]any }
+
+// mapping is a type written as a YAML mapping from key to value.
+type mapping interface {
+	mapTypes() (key, value reflect.Type)
+}
+
+var (
+	leafType    = reflect.TypeFor[leaf]()
+	mappingType = reflect.TypeFor[mapping]()
+)
+
+type generator struct{ defs map[string]any }
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/$defs/" + name} }
+
+func (g *generator) schema(t reflect.Type) map[string]any {
+	if t.Kind() == reflect.Pointer { // *bool: optional, the same type
+		t = t.Elem()
+	}
+	switch {
+	case t.Implements(leafType):
+		if _, ok := g.defs[t.Name()]; !ok {
+			g.defs[t.Name()] = reflect.Zero(t).Interface().(leaf).jsonSchema()
+		}
+		return ref(t.Name())
+	case t.Implements(mappingType):
+		k, v := reflect.Zero(t).Interface().(mapping).mapTypes()
+		return map[string]any{"type": "object", "propertyNames": g.schema(k), "additionalProperties": g.schema(v)}
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if _, ok := g.defs[t.Name()]; !ok {
+			g.defs[t.Name()] = nil // a type that refers to itself stops here
+			g.defs[t.Name()] = g.object(t)
+		}
+		return ref(t.Name())
+	case reflect.Slice:
+		return map[string]any{"type": "array", "items": g.schema(t.Elem())}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return map[string]any{"type": "integer"}
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	}
+	panic(fmt.Sprintf("show.Schema: no schema for %s", t))
+}
+
+// object is a struct's schema: its fields by yaml name, nothing else.
+func (g *generator) object(t reflect.Type) map[string]any {
+	props := map[string]any{}
+	required := []string{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			panic(fmt.Sprintf("show.Schema: %s.%s has no yaml name", t.Name(), f.Name))
+		}
+		p := map[string]any{}
+		for k, v := range g.schema(f.Type) {
+			p[k] = v
+		}
+		if d := f.Tag.Get("doc"); d != "" {
+			p["description"] = d
+		}
+		if d, ok := f.Tag.Lookup("default"); ok {
+			var v any
+			if err := json.Unmarshal([]byte(d), &v); err != nil {
+				panic(fmt.Sprintf("show.Schema: %s.%s: default %q is not JSON", t.Name(), f.Name, d))
+			}
+			p["default"] = v
+		}
+		for tag, kw := range map[string]string{"min": "minimum", "max": "maximum"} {
+			if v, ok := f.Tag.Lookup(tag); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					panic(fmt.Sprintf("show.Schema: %s.%s: %s %q", t.Name(), f.Name, tag, v))
+				}
+				p[kw] = n
+			}
+		}
+		if f.Tag.Get("required") == "true" {
+			required = append(required, name)
+		}
+		props[name] = p
+	}
+	o := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+// Syntaxes, as the loader reads them. The regular expressions use only what
+// both ECMA-262 (editors) and RE2 (Go validators) understand.
+const (
+	octet   = `(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])`
+	ipv4    = octet + `(\.` + octet + `){3}`
+	portNum = `0*(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})`
+
+	// PatternIfName is a Linux interface name (IFNAMSIZ-1 = 15; the schema
+	// counts characters where the kernel counts bytes).
+	PatternIfName = `^[^/:%\s]{1,15}$`
+	// PatternContainerName is Docker's container name syntax.
+	PatternContainerName = `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
+	// PatternGateway is an IPv4 address with a prefix length of at most 30.
+	PatternGateway = `^` + ipv4 + `/([0-9]|[12][0-9]|30)$`
+	// PatternHostAddress is an IPv4 address without prefix length.
+	PatternHostAddress = `^` + ipv4 + `$`
+	// PatternSource is an IPv4 address or CIDR.
+	PatternSource = `^` + ipv4 + `(/([0-9]|[12][0-9]|3[0-2]))?$`
+	// PatternPort is PORT, START-END, PORT/PROTO or START-END/PROTO.
+	PatternPort = `^` + portNum + `(-` + portNum + `)?(/(tcp|udp|sctp))?$`
+)
+
+func (IfName) jsonSchema() map[string]any {
+	return map[string]any{
+		"type":        "string",
+		"description": "A Linux interface name: 1-15 bytes, no '/', ':', '%' or whitespace, not '.' or '..'.",
+		"pattern":     PatternIfName,
+		"not":         map[string]any{"enum": []any{".", ".."}},
+		"examples":    []any{"docker0", "eth0"},
+	}
+}
+
+func (ContainerName) jsonSchema() map[string]any {
+	return map[string]any{
+		"type":        "string",
+		"description": "A Docker container name: [a-zA-Z0-9][a-zA-Z0-9_.-]*.",
+		"pattern":     PatternContainerName,
+		"examples":    []any{"web", "db"},
+	}
+}
+
+func (Gateway) jsonSchema() map[string]any {
+	return map[string]any{
+		"type":        "string",
+		"description": "An IPv4 gateway address with the subnet's prefix length (at most /30); a host address of the subnet, not its network or broadcast address.",
+		"pattern":     PatternGateway,
+		"examples":    []any{"172.17.0.1/16"},
+	}
+}
+
+func (HostAddress) jsonSchema() map[string]any {
+	return map[string]any{
+		"type":        "string",
+		"description": "An IPv4 address without prefix length.",
+		"pattern":     PatternHostAddress,
+		"examples":    []any{"172.17.0.2"},
+	}
+}
+
+func (Source) jsonSchema() map[string]any {
+	return map[string]any{
+		"type":        "string",
+		"description": "An IPv4 address (a host) or CIDR without host bits set.",
+		"pattern":     PatternSource,
+		"examples":    []any{"198.51.100.10", "203.0.113.0/24"},
+	}
+}
+
+func (Port) jsonSchema() map[string]any {
+	return map[string]any{
+		"description": "A port or an inclusive range of ports: PORT, PORT/PROTO or START-END/PROTO, protocol tcp (default), udp or sctp. A bare number is a tcp port.",
+		"anyOf": []any{
+			map[string]any{"type": "integer", "minimum": 1, "maximum": 65535},
+			map[string]any{"type": "string", "pattern": PatternPort},
+		},
+		"examples": []any{"5432/tcp", "53/udp", "1000-2000/udp", 80},
+	}
+}
