@@ -1,0 +1,114 @@
+// Package metrics writes the outcome of a netctl plan in the Prometheus text
+// exposition format, for node_exporter's textfile collector. The file is
+// replaced atomically (a temporary file in the same directory, renamed over
+// it), so the collector never reads half of one.
+package metrics
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Actions are the values of the action label, in the order written. Every
+// one is written, zero or not, so that a query sees a zero rather than
+// nothing.
+var Actions = []string{"create", "update", "delete", "replace"}
+
+// Plan is the outcome of one plan run.
+type Plan struct {
+	// Success is false when the plan could not be made (an invalid file, a
+	// kernel that could not be read). The change counts are then unknown and
+	// not written.
+	Success bool
+	// Changes counts the pending changes by action (Actions); absent
+	// actions count zero.
+	Changes map[string]int
+	// Duration is how long the plan took.
+	Duration time.Duration
+	// Time is when the plan finished.
+	Time time.Time
+}
+
+// Text renders the metrics in the text exposition format, version 0.0.4.
+func (p Plan) Text() []byte {
+	var b bytes.Buffer
+	family := func(name, help string) {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+	}
+	family("netctl_plan_changes", "Changes pending in the last netctl plan, by action (not written when the plan failed).")
+	if p.Success {
+		for _, a := range Actions {
+			fmt.Fprintf(&b, "netctl_plan_changes{action=%q} %d\n", a, p.Changes[a])
+		}
+	}
+	family("netctl_plan_success", "Whether the last netctl plan succeeded (1) or failed (0).")
+	fmt.Fprintf(&b, "netctl_plan_success %d\n", boolInt(p.Success))
+	family("netctl_plan_duration_seconds", "How long the last netctl plan took.")
+	fmt.Fprintf(&b, "netctl_plan_duration_seconds %s\n", float(p.Duration.Seconds()))
+	family("netctl_plan_timestamp_seconds", "When the last netctl plan finished, in seconds since the Unix epoch.")
+	fmt.Fprintf(&b, "netctl_plan_timestamp_seconds %s\n", float(float64(p.Time.UnixMilli())/1e3))
+	return b.Bytes()
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func float(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// Write replaces the file at path with the metrics, atomically. The file is
+// made readable by all (0644): node_exporter runs as another user.
+func (p Plan) Write(path string) error {
+	return WriteFile(path, p.Text())
+}
+
+// WriteFile replaces the file at path with data atomically: a temporary file
+// in the same directory, synced, then renamed over path. The temporary name
+// does not end in .prom, so the collector never reads it.
+func WriteFile(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing metrics: %w", err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("writing metrics to %s: %w", path, err)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// The rename is durable once the directory is synced; a failure here
+	// leaves a complete file either way.
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
