@@ -1,0 +1,258 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/netctl/netctl/plan"
+)
+
+const dumpAttempts = 5
+
+// retryDump runs a netlink dump again while the kernel reports it
+// interrupted by a concurrent change (vishvananda/netlink returns
+// ErrDumpInterrupted along with partial data).
+func retryDump[T any](what string, dump func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for range dumpAttempts {
+		v, err = dump()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			if err != nil {
+				return v, fmt.Errorf("%s: %w", what, err)
+			}
+			return v, nil
+		}
+	}
+	return v, fmt.Errorf("%s: %w (%d attempts)", what, err, dumpAttempts)
+}
+
+func (h *Handle) readBridges(names []string) (map[string]plan.Bridge, error) {
+	links, err := retryDump("listing links", h.nl.LinkList)
+	if err != nil {
+		return nil, err
+	}
+	var picked []netlink.Link
+	for _, l := range links {
+		a := l.Attrs()
+		if a.Alias == plan.Owner || slices.Contains(names, a.Name) {
+			picked = append(picked, l)
+		}
+	}
+	if len(picked) == 0 {
+		return nil, nil
+	}
+	addrs, err := retryDump("listing addresses", func() ([]netlink.Addr, error) {
+		return h.nl.AddrList(nil, netlink.FAMILY_V4)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]plan.Bridge, len(picked))
+	for _, l := range picked {
+		a := l.Attrs()
+		b := plan.Bridge{
+			Name:  a.Name,
+			Kind:  l.Type(),
+			MTU:   a.MTU,
+			Up:    a.Flags&net.FlagUp != 0,
+			Owner: a.Alias,
+		}
+		for _, ad := range addrs {
+			if ad.LinkIndex == a.Index {
+				if p, ok := prefixOf(ad.IPNet); ok {
+					b.Addresses = append(b.Addresses, p)
+				}
+			}
+		}
+		slices.SortFunc(b.Addresses, netip.Prefix.Compare)
+		for _, port := range links {
+			if port.Attrs().MasterIndex == a.Index {
+				b.Ports = append(b.Ports, port.Attrs().Name)
+			}
+		}
+		slices.Sort(b.Ports)
+		out[a.Name] = b
+	}
+	return out, nil
+}
+
+// prefixOf is the address with its prefix length, not masked
+// (172.17.0.1/16).
+func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	a, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a, ones), a.Is4()
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// SyncBridge makes the bridge go from `from` to `to` (nil: absent).
+// SyncBridge(to, from) undoes SyncBridge(from, to): a deleted bridge comes
+// back with its addresses, and its ports re-attached if they still exist.
+func (h *Handle) SyncBridge(from, to *plan.Bridge) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case from == nil && to == nil:
+		return nil
+	case to == nil:
+		return h.deleteLink(from.Name)
+	case from == nil:
+		return h.createLink(to)
+	case from.Name != to.Name:
+		return fmt.Errorf("bridge %s: cannot sync to a bridge named %s", from.Name, to.Name)
+	case from.Kind != to.Kind:
+		if err := h.deleteLink(from.Name); err != nil {
+			return err
+		}
+		return h.createLink(to)
+	}
+	return h.updateLink(from, to)
+}
+
+func (h *Handle) deleteLink(name string) error {
+	l, err := h.nl.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return fmt.Errorf("bridge %s: %w", name, err)
+	}
+	if err := h.nl.LinkDel(l); err != nil {
+		return mapPermission(fmt.Errorf("deleting %s %s: %w", l.Type(), name, err))
+	}
+	return nil
+}
+
+func (h *Handle) createLink(to *plan.Bridge) (err error) {
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = to.Name
+	attrs.MTU = to.MTU
+	var l netlink.Link = &netlink.Bridge{LinkAttrs: attrs}
+	if to.Kind != "" && to.Kind != "bridge" {
+		l = &netlink.GenericLink{LinkAttrs: attrs, LinkType: to.Kind}
+	}
+	if err := h.nl.LinkAdd(l); err != nil {
+		return mapPermission(fmt.Errorf("creating %s %s: %w", l.Type(), to.Name, err))
+	}
+	defer func() {
+		if err != nil { // no half-made bridge is left behind
+			_ = h.deleteLink(to.Name)
+		}
+	}()
+	if l, err = h.nl.LinkByName(to.Name); err != nil {
+		return fmt.Errorf("bridge %s: %w", to.Name, err)
+	}
+	if to.Owner != "" {
+		if err := h.nl.LinkSetAlias(l, to.Owner); err != nil {
+			return fmt.Errorf("bridge %s: setting alias: %w", to.Name, err)
+		}
+	}
+	for _, p := range to.Addresses {
+		if err := h.nl.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p)}); err != nil {
+			return fmt.Errorf("bridge %s: adding address %s: %w", to.Name, p, err)
+		}
+	}
+	for _, name := range to.Ports {
+		port, err := h.nl.LinkByName(name)
+		if err != nil {
+			continue // gone since: nothing to re-attach
+		}
+		if err := h.nl.LinkSetMasterByIndex(port, l.Attrs().Index); err != nil {
+			return fmt.Errorf("bridge %s: attaching port %s: %w", to.Name, name, err)
+		}
+	}
+	if len(to.Ports) > 0 && to.MTU > 0 {
+		// Attaching ports re-derives the MTU of a bridge whose MTU no one
+		// set explicitly; setting it marks it explicit.
+		if err := h.setMTU(l, to.MTU); err != nil {
+			return err
+		}
+	}
+	if to.Up {
+		if err := h.nl.LinkSetUp(l); err != nil {
+			return fmt.Errorf("bridge %s: setting up: %w", to.Name, err)
+		}
+	}
+	return nil
+}
+
+func (h *Handle) setMTU(l netlink.Link, mtu int) error {
+	cur, err := h.nl.LinkByName(l.Attrs().Name)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", l.Attrs().Name, err)
+	}
+	if cur.Attrs().MTU == mtu {
+		return nil
+	}
+	if err := h.nl.LinkSetMTU(l, mtu); err != nil {
+		return fmt.Errorf("bridge %s: setting MTU %d: %w", l.Attrs().Name, mtu, err)
+	}
+	return nil
+}
+
+func (h *Handle) updateLink(from, to *plan.Bridge) error {
+	l, err := h.nl.LinkByName(to.Name)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", to.Name, err)
+	}
+	if from.MTU != to.MTU && to.MTU > 0 {
+		if err := h.nl.LinkSetMTU(l, to.MTU); err != nil {
+			return fmt.Errorf("bridge %s: setting MTU %d: %w", to.Name, to.MTU, err)
+		}
+	}
+	if from.Owner != to.Owner {
+		if err := h.nl.LinkSetAlias(l, to.Owner); err != nil {
+			return fmt.Errorf("bridge %s: setting alias %q: %w", to.Name, to.Owner, err)
+		}
+	}
+	for _, p := range from.Addresses {
+		if !slices.Contains(to.Addresses, p) {
+			if err := h.nl.AddrDel(l, &netlink.Addr{IPNet: ipNet(p)}); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
+				return fmt.Errorf("bridge %s: deleting address %s: %w", to.Name, p, err)
+			}
+		}
+	}
+	// Deleting a primary address takes its secondaries with it: add what
+	// the bridge lacks now, not what `from` lacked.
+	cur, err := retryDump("listing addresses", func() ([]netlink.Addr, error) {
+		return h.nl.AddrList(l, netlink.FAMILY_V4)
+	})
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", to.Name, err)
+	}
+	for _, p := range to.Addresses {
+		if !slices.ContainsFunc(cur, func(a netlink.Addr) bool { q, _ := prefixOf(a.IPNet); return q == p }) {
+			if err := h.nl.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p)}); err != nil {
+				return fmt.Errorf("bridge %s: adding address %s: %w", to.Name, p, err)
+			}
+		}
+	}
+	if from.Up != to.Up {
+		set, verb := h.nl.LinkSetUp, "up"
+		if !to.Up {
+			set, verb = h.nl.LinkSetDown, "down"
+		}
+		if err := set(l); err != nil {
+			return fmt.Errorf("bridge %s: setting %s: %w", to.Name, verb, err)
+		}
+	}
+	return nil
+}

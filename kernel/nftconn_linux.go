@@ -1,0 +1,216 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The nf_tables netlink conversation. netctl builds its messages itself
+// (attributes via attrWriter, rule expressions via the nftables library's
+// expr package) for three reasons found in google/nftables v0.3.0: it writes
+// a set's element list as one netlink attribute whose 16-bit length silently
+// wraps past 64 KiB (so a large batch is corrupted, not refused); it always
+// marks interval sets' keys big-endian in the set's userdata, where nft marks
+// a concatenation's byte order "invalid"; and it allocates several times per
+// element. A batch is still one sendmsg, applied by the kernel atomically.
+
+// sockBuf is the socket buffer size: a batch must fit the send buffer whole
+// (100,000 link elements are about 6 MiB).
+const sockBuf = 64 << 20
+
+func nftType(msg int) netlink.HeaderType {
+	return netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | msg)
+}
+
+// nfgenmsg is the header of every nf_tables message.
+func nfgenmsg(family byte, resID uint16) []byte {
+	return []byte{family, unix.NFNETLINK_V0, byte(resID >> 8), byte(resID)}
+}
+
+type nftConn struct {
+	c *netlink.Conn
+}
+
+// dialNft opens a NETLINK_NETFILTER socket in the namespace nsfd (0: the
+// caller's) with buffers large enough for a whole batch.
+func dialNft(nsfd int) (*nftConn, error) {
+	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsfd})
+	if err != nil {
+		return nil, fmt.Errorf("nftables socket: %w", err)
+	}
+	if err := setBuffers(c, sockBuf); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	// Acks carry only the header of the message they answer, not the whole
+	// (possibly 60 KiB) message.
+	_ = c.SetOption(netlink.CapAcknowledge, true)
+	return &nftConn{c: c}, nil
+}
+
+// setBuffers raises both socket buffers, past net.core.[rw]mem_max with the
+// FORCE options (CAP_NET_ADMIN), else as far as the limits allow.
+func setBuffers(c *netlink.Conn, n int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr, rerr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, n)
+		rerr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		if err := c.SetWriteBuffer(n); err != nil {
+			return fmt.Errorf("nftables socket send buffer: %w", err)
+		}
+	}
+	if rerr != nil {
+		if err := c.SetReadBuffer(n); err != nil {
+			return fmt.Errorf("nftables socket receive buffer: %w", err)
+		}
+	}
+	return nil
+}
+
+func (n *nftConn) close() error { return n.c.Close() }
+
+var errDumpInterrupted = errors.New("nftables dump interrupted by a concurrent change")
+
+// get sends one request and returns its answers (a dump when dump is set).
+func (n *nftConn) get(msgType int, family byte, dump bool, w *attrWriter) ([]netlink.Message, error) {
+	flags := netlink.Request
+	if dump {
+		flags |= netlink.Dump
+	}
+	data := nfgenmsg(family, 0)
+	if w != nil {
+		if w.err != nil {
+			return nil, w.err
+		}
+		data = append(data, w.b...)
+	}
+	msgs, err := n.c.Execute(netlink.Message{Header: netlink.Header{Type: nftType(msgType), Flags: flags}, Data: data})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		if m.Header.Flags&netlink.DumpInterrupted != 0 {
+			return nil, errDumpInterrupted
+		}
+	}
+	return msgs, nil
+}
+
+// genID returns the ruleset generation: it changes with every committed
+// batch, so two equal reads around a dump prove the dump consistent.
+func (n *nftConn) genID() (uint32, error) {
+	msgs, err := n.get(unix.NFT_MSG_GETGEN, unix.AF_UNSPEC, false, nil)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		a := attrs{b: m.Data[4:]}
+		for {
+			typ, d, ok := a.next()
+			if !ok {
+				break
+			}
+			if typ == unix.NFTA_GEN_ID {
+				return beU32(d), nil
+			}
+		}
+	}
+	return 0, errors.New("nftables: no generation in GETGEN answer")
+}
+
+// batch is a list of nf_tables messages applied in one transaction.
+type batch struct {
+	msgs []netlink.Message
+	what []string // what each message does, for errors
+	err  error
+}
+
+func (b *batch) add(msgType int, flags netlink.HeaderFlags, family byte, w *attrWriter, what string) {
+	if w.err != nil && b.err == nil {
+		b.err = fmt.Errorf("%s: %w", what, w.err)
+	}
+	data := make([]byte, 0, 4+len(w.b))
+	data = append(data, nfgenmsg(family, 0)...)
+	data = append(data, w.b...)
+	b.msgs = append(b.msgs, netlink.Message{
+		Header: netlink.Header{Type: nftType(msgType), Flags: netlink.Request | netlink.Acknowledge | flags},
+		Data:   data,
+	})
+	b.what = append(b.what, what)
+}
+
+// send sends the batch in one sendmsg and collects one answer per message.
+// The kernel processes a batch synchronously and answers in order, so the
+// k-th answer is about the k-th message.
+func (n *nftConn) send(b *batch) error {
+	if b.err != nil {
+		return b.err
+	}
+	if len(b.msgs) == 0 {
+		return nil
+	}
+	msgs := make([]netlink.Message, 0, len(b.msgs)+2)
+	msgs = append(msgs, netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN), Flags: netlink.Request},
+		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
+	})
+	msgs = append(msgs, b.msgs...)
+	msgs = append(msgs, netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_END), Flags: netlink.Request},
+		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
+	})
+	if _, err := n.c.SendMessages(msgs); err != nil {
+		return fmt.Errorf("sending nftables batch (%d messages): %w", len(b.msgs), err)
+	}
+	// Every answer is queued by the time sendmsg returns; the deadline only
+	// guards against a kernel that answers differently than counted.
+	_ = n.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer func() { _ = n.c.SetReadDeadline(time.Time{}) }()
+
+	var first error
+	failed := 0
+	for got := 0; got < len(b.msgs); {
+		answers, err := n.c.Receive()
+		if err == nil {
+			got += len(answers)
+			continue
+		}
+		var errno syscall.Errno
+		if !errors.As(err, &errno) {
+			return fmt.Errorf("reading nftables batch answers: %w", err)
+		}
+		switch errno {
+		case unix.EPERM, unix.ENOMEM, unix.ENOBUFS:
+			// The kernel refused the whole batch with a single answer.
+			return fmt.Errorf("nftables batch: %w", err)
+		}
+		if first == nil {
+			first = fmt.Errorf("%s: %w", b.what[got], err)
+		}
+		failed++
+		got++
+	}
+	if first != nil && failed > 1 {
+		return fmt.Errorf("%w (and %d more errors; nothing was changed)", first, failed-1)
+	}
+	if first != nil {
+		return fmt.Errorf("%w (nothing was changed)", first)
+	}
+	return nil
+}
