@@ -107,9 +107,13 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 				Rule{Comment: addr + ".icc", Match: []Match{in, out}, Verdict: VerdictDrop},
 			)
 		}
+		// By name, once: b.Container is a scan, quadratic over many links.
+		containers := make(map[string]schema.Container, len(b.Containers))
+		for _, c := range slices.Backward(b.Containers) {
+			containers[c.Name] = c // the first of a name wins, as in b.Container
+		}
 		for _, l := range b.Links {
-			from, _ := b.Container(l.From)
-			to, _ := b.Container(l.To)
+			from, to := containers[l.From], containers[l.To]
 			for _, p := range mergePorts(l.Ports) {
 				links.Elements = append(links.Elements, Element{
 					Key:     fmt.Sprintf("%s . %s . %s . %s", from.Address, to.Address, p.Proto, portText(p)),

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -164,6 +165,14 @@ func setHeader(s Set) Set {
 // goes (with everything in it).
 func diffRules(desired, live *Firewall) []Change {
 	var cs []Change
+	// An address names one rule: a live rule whose comment is another
+	// chain's (wanted there, or met there first) is named by its handle.
+	claimed := map[string]string{}
+	for _, c := range desired.Chains {
+		for _, r := range c.Rules {
+			claimed[ruleAddress(c.Name, r)] = c.Name
+		}
+	}
 	for _, name := range chainNames(desired, live) {
 		var want, have []Rule
 		if c := desired.Chain(name); c != nil {
@@ -178,19 +187,24 @@ func diffRules(desired, live *Firewall) []Change {
 			}
 			want = nil
 		}
-		cs = append(cs, diffChainRules(name, want, have)...)
+		cs = append(cs, diffChainRules(name, want, have, claimed)...)
 	}
 	return cs
 }
 
-func diffChainRules(chain string, want, have []Rule) []Change {
+func diffChainRules(chain string, want, have []Rule, claimed map[string]string) []Change {
 	var cs []Change
 	haveByAddr := make(map[string]Rule, len(have))
 	var haveOrder []string
 	for _, r := range have {
 		addr := ruleAddress(chain, r)
+		if owner, ok := claimed[addr]; ok && owner != chain {
+			addr = handleAddress(chain, r)
+		} else {
+			claimed[addr] = chain
+		}
 		if _, dup := haveByAddr[addr]; dup || r.Comment == "" {
-			addr = fmt.Sprintf("firewall.chain.%s.rule.handle-%d", chain, r.Handle)
+			addr = handleAddress(chain, r)
 		}
 		haveByAddr[addr] = r
 		haveOrder = append(haveOrder, addr)
@@ -235,10 +249,16 @@ func diffChainRules(chain string, want, have []Rule) []Change {
 func sortedCopy(s []string) []string { return slices.Sorted(slices.Values(s)) }
 
 func ruleAddress(chain string, r Rule) string {
-	if r.Comment == "" {
-		return fmt.Sprintf("firewall.chain.%s.rule.handle-%d", chain, r.Handle)
+	// The user chain's rules are a person's: their comments are not
+	// addresses, and may even repeat one of netctl's.
+	if r.Comment == "" || chain == ChainUser {
+		return handleAddress(chain, r)
 	}
 	return r.Comment
+}
+
+func handleAddress(chain string, r Rule) string {
+	return fmt.Sprintf("firewall.chain.%s.rule.handle-%d", chain, r.Handle)
 }
 
 // RuleEqual compares two rules by what they do and where they come from.
@@ -247,15 +267,50 @@ func RuleEqual(a, b Rule) bool {
 }
 
 // lastPart names an object by the end of its address. Container and
-// interface names may hold dots, so the item kinds that end in one are cut
-// at their marker.
+// interface names may hold dots, and even the markers' words (a bridge named
+// "link"), so the item kinds that end in one are cut at their marker, looked
+// for after the "bridge." that starts them.
 func lastPart(addr string) string {
-	for _, marker := range []string{".link.", ".allowed_source.", ".element["} {
-		if i := strings.Index(addr, marker); i >= 0 {
-			return strings.TrimSuffix(addr[i+len(marker):], "]")
+	const element = ".element["
+	if i := strings.Index(addr, element); i >= 0 && strings.HasPrefix(addr, "firewall.set.") {
+		return strings.TrimSuffix(addr[i+len(element):], "]")
+	}
+	if p, ok := allowedSourcePart(addr); ok {
+		return p
+	}
+	for _, marker := range []string{".link.", ".isolation."} {
+		if i := bridgeMarker(addr, marker); i >= 0 {
+			return addr[i+len(marker):]
 		}
 	}
 	return addr[strings.LastIndexByte(addr, '.')+1:]
+}
+
+// allowedSourcePart returns the prefix that ends an allowed source's
+// address: no name can hold a '/', so the last marker followed by a prefix
+// is the one.
+func allowedSourcePart(addr string) (string, bool) {
+	const marker = ".allowed_source."
+	i := strings.LastIndex(addr, marker)
+	if i < 0 || !strings.HasPrefix(addr, "bridge.") {
+		return "", false
+	}
+	p := addr[i+len(marker):]
+	_, err := netip.ParsePrefix(p)
+	return p, err == nil
+}
+
+// bridgeMarker finds marker in an address "bridge.NAME<marker>...", past
+// the first letter of NAME.
+func bridgeMarker(addr, marker string) int {
+	const start = len("bridge.") + 1
+	if !strings.HasPrefix(addr, "bridge.") || len(addr) <= start {
+		return -1
+	}
+	if i := strings.Index(addr[start:], marker); i >= 0 {
+		return start + i
+	}
+	return -1
 }
 
 // elementGroup is the elements of one set that come from one file item.
@@ -288,11 +343,11 @@ func groupElements(f *Firewall) map[string]*elementGroup {
 
 // ElementType is the change type of the elements a comment names.
 func ElementType(comment string) string {
-	switch {
-	case strings.Contains(comment, ".link."):
-		return TypeLink
-	case strings.Contains(comment, ".allowed_source."):
+	if _, ok := allowedSourcePart(comment); ok {
 		return TypeAllowedSource
+	}
+	if bridgeMarker(comment, ".link.") >= 0 {
+		return TypeLink
 	}
 	return TypeSetElement
 }

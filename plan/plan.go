@@ -44,8 +44,10 @@ type Change struct {
 	Action Action `json:"action"`
 	// Before and After are the object's value: nil when absent. Their types
 	// by Type: sysctl string; bridge Bridge; table Table; chain Chain
-	// (without rules); rule Rule; set Set (without elements); link,
-	// allowed_source, set_element []Element.
+	// (without rules), or []string of rule addresses for a change of the
+	// rules' order (address firewall.chain.NAME.order); rule Rule; set Set
+	// (without elements); link, allowed_source, set_element []string of
+	// element keys, sorted.
 	Before any `json:"before"`
 	After  any `json:"after"`
 }
