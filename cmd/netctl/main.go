@@ -50,5 +50,6 @@ makes it real as one transaction, all of it or none of it.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newValidateCmd(), newPlanCmd(), newApplyCmd(), newDestroyCmd(), newConfirmCmd())
+	root.AddCommand(opsCommands(root)...) // show, schema; plan --metrics-file
 	return root
 }

@@ -41,6 +41,7 @@ Exit status: 0 success, 1 error; with --detailed-exitcode 0 no changes,
 				return err
 			}
 			p := plan.Diff(desired, live)
+			recordPlan(c, p) // for --metrics-file
 			p.Warnings = warnings(k, t.netns)
 			if out != "" {
 				f := plan.File{Source: t.file, Netns: t.netns, Fingerprint: plan.Fingerprint(live),
