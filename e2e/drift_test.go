@@ -97,18 +97,18 @@ func TestDriftRepaired(t *testing.T) {
 		{
 			name:    "table deleted",
 			drift:   func(e *env) { e.nft("delete", "table", "inet", "netctl") },
-			names:   []string{"netctl"},
+			names:   []string{"firewall"},
 			reach22: ptr(true), reach5432: ptr(true),
 		},
 		{
 			name:  "forward chain flushed",
 			drift: func(e *env) { e.nft("flush", "chain", "inet", "netctl", "filter-forward") },
-			names: []string{"filter-forward"},
+			names: []string{"bridge.docker0.icc"},
 		},
 		{
 			name:    "link element deleted",
 			drift:   func(e *env) { e.nft("flush", "set", "inet", "netctl", "links") },
-			names:   []string{"web", "db"},
+			names:   []string{"bridge.docker0.link.web->db"},
 			reach22: ptr(false), reach5432: ptr(false),
 		},
 		{

@@ -32,8 +32,8 @@ func TestPlanApplyDestroy(t *testing.T) {
 	e := setup(t)
 	// Someone else's firewall and bridge in the same namespace.
 	e.nft("add", "table", "inet", "other")
-	e.nft("add", "chain", "inet", "other", "fwd", "{ type filter hook forward priority 10; policy accept; }")
-	e.nft("add", "rule", "inet", "other", "fwd", "ip", "saddr", "192.0.2.1", "counter", "accept")
+	e.nft("add", "chain", "inet", "other", "forward", "{ type filter hook forward priority 10; policy accept; }")
+	e.nft("add", "rule", "inet", "other", "forward", "ip", "saddr", "192.0.2.1", "counter", "accept")
 	nstest.Run(t, "ip", "-n", e.Host, "link", "add", "br-other", "type", "bridge")
 	nstest.Run(t, "ip", "-n", e.Host, "addr", "add", "192.0.2.254/24", "dev", "br-other")
 	otherTable := e.nft("list", "table", "inet", "other")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/testnet"
 )
 
@@ -450,4 +451,35 @@ func TestUserChainRule(t *testing.T) {
 
 	e.nft("delete", "rule", "inet", "netctl", "user", "handle", m[1])
 	testnet.Expect(t, web.Reaches(db5432), web.Reaches(cache6379))
+}
+
+// TestBridgeNetfilterTurnedOn: filtering traffic between containers on one
+// bridge needs br_netfilter (net.bridge.bridge-nf-call-iptables=1 in the
+// namespace), and netctl must turn it on itself. A fresh namespace already
+// has it on, which would hide a netctl that forgets it; so this test turns it
+// off in its own host namespace first (the only sysctl the suite writes, and
+// only ever to 0, so it cannot mask a bug).
+func TestBridgeNetfilterTurnedOn(t *testing.T) {
+	e := setup(t)
+	nstest.Exec(t, e.Host, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=0")
+	e.apply(`
+ip_forward: true
+firewall: true
+bridges:
+  docker0:
+    address: 172.17.0.1/16
+    icc: false
+    containers:
+      web: { address: 172.17.0.2, expose: [80/tcp] }
+      db:  { address: 172.17.0.3, expose: [5432/tcp] }
+`)
+	if got := e.sysctl("net.bridge.bridge-nf-call-iptables"); got != "1" {
+		t.Errorf("after apply with icc: false, net.bridge.bridge-nf-call-iptables = %s, want 1", got)
+	}
+	web, db := e.C["web"], e.C["db"]
+	web80, db5432 := web.Listen(t, "tcp", 80), db.Listen(t, "tcp", 5432)
+	testnet.Expect(t, web.CannotReach(db5432), db.CannotReach(web80))
+	// Paired: the same connections with netctl's table gone.
+	e.nft("delete", "table", "inet", "netctl")
+	testnet.Expect(t, web.Reaches(db5432), db.Reaches(web80))
 }

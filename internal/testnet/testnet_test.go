@@ -185,6 +185,13 @@ func TestBlockedIsNotVacuous(t *testing.T) {
 	}`)
 	Expect(t, a.Reaches(b80), a.CannotReach(b22))
 
+	// Without br_netfilter the inet forward hook never sees bridged traffic:
+	// the same rule blocks nothing (why netctl must turn it on itself).
+	sysctl(t, n.Host, "net.bridge.bridge-nf-call-iptables", "0")
+	Expect(t, a.Reaches(b22))
+	sysctl(t, n.Host, "net.bridge.bridge-nf-call-iptables", "1")
+	Expect(t, a.CannotReach(b22))
+
 	// UDP dropped on the way back only: the client sees nothing, but the
 	// listener did receive it; a blocked assertion must not pass.
 	r := a.CannotReach(b53).Run()
