@@ -108,6 +108,9 @@ func ipNet(p netip.Prefix) *net.IPNet {
 func (h *Handle) SyncBridge(from, to *plan.Bridge) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.open(); err != nil {
+		return err
+	}
 	switch {
 	case from == nil && to == nil:
 		return nil
@@ -160,6 +163,11 @@ func (h *Handle) createLink(to *plan.Bridge) (err error) {
 	if l, err = h.nl.LinkByName(to.Name); err != nil {
 		return fmt.Errorf("bridge %s: %w", to.Name, err)
 	}
+	if to.MTU > 0 && l.Type() == "bridge" {
+		if err := h.pinMTU(l, to.MTU); err != nil {
+			return err
+		}
+	}
 	if to.Owner != "" {
 		if err := h.nl.LinkSetAlias(l, to.Owner); err != nil {
 			return fmt.Errorf("bridge %s: setting alias: %w", to.Name, err)
@@ -179,13 +187,6 @@ func (h *Handle) createLink(to *plan.Bridge) (err error) {
 			return fmt.Errorf("bridge %s: attaching port %s: %w", to.Name, name, err)
 		}
 	}
-	if len(to.Ports) > 0 && to.MTU > 0 {
-		// Attaching ports re-derives the MTU of a bridge whose MTU no one
-		// set explicitly; setting it marks it explicit.
-		if err := h.setMTU(l, to.MTU); err != nil {
-			return err
-		}
-	}
 	if to.Up {
 		if err := h.nl.LinkSetUp(l); err != nil {
 			return fmt.Errorf("bridge %s: setting up: %w", to.Name, err)
@@ -194,16 +195,21 @@ func (h *Handle) createLink(to *plan.Bridge) (err error) {
 	return nil
 }
 
-func (h *Handle) setMTU(l netlink.Link, mtu int) error {
-	cur, err := h.nl.LinkByName(l.Attrs().Name)
-	if err != nil {
-		return fmt.Errorf("bridge %s: %w", l.Attrs().Name, err)
+// pinMTU makes a bridge's MTU explicit. The MTU given at creation is not:
+// the kernel re-derives it from the ports (the smallest of theirs) as soon as
+// one is attached, unless the MTU was changed through the device, which
+// marks it as set by the user. Changing it to the same value is a no-op that
+// marks nothing, hence the detour through a neighbouring value, done before
+// the bridge has ports or is up.
+func (h *Handle) pinMTU(l netlink.Link, mtu int) error {
+	detour := mtu - 1
+	if detour < 68 {
+		detour = mtu + 1
 	}
-	if cur.Attrs().MTU == mtu {
-		return nil
-	}
-	if err := h.nl.LinkSetMTU(l, mtu); err != nil {
-		return fmt.Errorf("bridge %s: setting MTU %d: %w", l.Attrs().Name, mtu, err)
+	for _, v := range []int{detour, mtu} {
+		if err := h.nl.LinkSetMTU(l, v); err != nil {
+			return fmt.Errorf("bridge %s: setting MTU %d: %w", l.Attrs().Name, mtu, err)
+		}
 	}
 	return nil
 }

@@ -489,6 +489,9 @@ func increment(b []byte) ([]byte, bool) {
 func (h *Handle) SyncFirewall(from, to *plan.Firewall) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.open(); err != nil {
+		return err
+	}
 	b := &batch{}
 	if to == nil {
 		if from != nil {
@@ -939,6 +942,9 @@ func addElements(b *batch, msgType int, s *plan.Set, kt *keyType, id uint32, ele
 func (h *Handle) ForwardDropPolicies() ([]string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.open(); err != nil {
+		return nil, err
+	}
 	msgs, err := h.nft.get(unix.NFT_MSG_GETCHAIN, unix.NFPROTO_UNSPEC, true, nil)
 	if err != nil {
 		return nil, mapPermission(fmt.Errorf("listing chains: %w", err))

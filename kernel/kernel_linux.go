@@ -101,6 +101,16 @@ func (h *Handle) Close() error {
 	return err
 }
 
+var errClosed = errors.New("kernel handle is closed")
+
+// open reports whether the handle can be used; it is called with h.mu held.
+func (h *Handle) open() error {
+	if h.nft == nil || h.nl == nil {
+		return errClosed
+	}
+	return nil
+}
+
 // mapPermission wraps err with ErrPermission when it is a refusal for lack
 // of privilege.
 func mapPermission(err error) error {
@@ -120,6 +130,9 @@ func (h *Handle) Read(scope plan.Scope) (plan.State, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var s plan.State
+	if err := h.open(); err != nil {
+		return s, err
+	}
 	var err error
 	if s.Sysctls, err = h.readSysctls(scope.Sysctls); err != nil {
 		return s, mapPermission(err)

@@ -201,7 +201,7 @@ func (n *nftConn) send(b *batch) error {
 			return fmt.Errorf("nftables batch: %w", err)
 		}
 		if first == nil {
-			first = fmt.Errorf("%s: %w", b.what[got], err)
+			first = fmt.Errorf("%s: %w%s", b.what[got], err, hint(b.msgs[got].Header.Type, errno))
 		}
 		failed++
 		got++
@@ -213,4 +213,17 @@ func (n *nftConn) send(b *batch) error {
 		return fmt.Errorf("%w (nothing was changed)", first)
 	}
 	return nil
+}
+
+// hint explains the errors whose errno alone says little.
+func hint(t netlink.HeaderType, errno syscall.Errno) string {
+	switch {
+	case t == nftType(unix.NFT_MSG_NEWSETELEM) && errno == unix.EEXIST:
+		return " (an element exists already or overlaps another: interval sets refuse overlaps)"
+	case t == nftType(unix.NFT_MSG_DELSETELEM) && errno == unix.ENOENT:
+		return " (an element to delete is not in the set)"
+	case errno == unix.EBUSY:
+		return " (still in use, e.g. by a rule of the user chain)"
+	}
+	return ""
 }

@@ -113,6 +113,9 @@ func (h *Handle) readSysctls(names []string) (map[string]string, error) {
 func (h *Handle) SetSysctl(name, value string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if err := h.open(); err != nil {
+		return err
+	}
 	p, err := sysctlPath(name)
 	if err != nil {
 		return err
