@@ -249,18 +249,18 @@ func changed() *plan.Firewall {
 	f.Chains = slices.Clone(f.Chains)
 	f.Chains[1].Policy = "drop" // policy update
 	f.Chains[1].Rules = slices.Clone(f.Chains[1].Rules[:6])
-	f.Chains[1].Rules[2].Comment = "renamed" // refill
+	f.Chains[1].Rules[2].Comment = "renamed"                                                                     // refill
 	f.Chains[2] = plan.Chain{Name: "filter-input", Type: "filter", Hook: "input", Priority: 5, Policy: "accept"} // recreate
-	f.Chains = slices.Delete(f.Chains, 0, 1)                                                                   // chain deleted
+	f.Chains = slices.Delete(f.Chains, 0, 1)                                                                     // chain deleted
 	f.Chains = append(f.Chains, plan.Chain{Name: "zz-new", Rules: []plan.Rule{{Comment: "new", Verdict: "drop"}}})
 	f.Sets = slices.Clone(f.Sets)
 	f.Sets[1].Elements = []plan.Element{
 		{Key: "172.17.0.2 . 172.17.0.3 . sctp . 9"},
 		{Key: "172.17.0.2 . 172.17.0.3 . tcp . 5432", Comment: "bridge.docker0.link.web->db2"}, // comment changed
-		{Key: "172.17.0.4 . 172.17.0.3 . tcp . 22"},                                          // added
+		{Key: "172.17.0.4 . 172.17.0.3 . tcp . 22"},                                            // added
 	}
 	f.Sets[2] = plan.Set{Name: "nets", Type: "ipv4_addr . inet_service", Interval: true, Elements: []plan.Element{{Key: "10.0.0.0/8 . 80"}}} // type changed
-	f.Sets = slices.Delete(f.Sets, 3, 4)                                                                                                    // set deleted
+	f.Sets = slices.Delete(f.Sets, 3, 4)                                                                                                     // set deleted
 	f.Sets = append(f.Sets, plan.Set{Name: "zz", Type: "ipv4_addr", Elements: []plan.Element{{Key: "192.0.2.2"}}})
 	return f
 }

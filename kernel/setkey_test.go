@@ -107,18 +107,18 @@ func TestKeyBytes(t *testing.T) {
 
 func TestKeyNotCanonical(t *testing.T) {
 	for _, tc := range []struct{ typ, key string }{
-		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . 6 . 22"},                    // tcp by number
-		{plan.LinksKeyType, "172.17.0.2/32 . 172.17.0.3 . tcp . 22"},               // /32
-		{plan.LinksKeyType, "10.0.0.1/8 . 172.17.0.3 . tcp . 22"},                  // host bits
-		{plan.LinksKeyType, "10.0.0.0-10.0.0.255 . 172.17.0.3 . tcp . 22"},         // a prefix as a range
-		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp . 22-22"},               // empty range
-		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp . 022"},                 // leading zero
-		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp"},                       // fields missing
-		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp . 22 . 1"},              // one too many
-		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp . 70000"},               // out of range
-		{plan.LinksKeyType, "172.17.0.2  . 172.17.0.3 . tcp . 22"},                 // spacing
-		{plan.AllowedSourcesKeyType, `docker0 . 198.51.100.0/24`},                  // unquoted
-		{plan.AllowedSourcesKeyType, `"docker0" . 2001:db8::1`},                    // IPv6 in IPv4
+		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . 6 . 22"},                   // tcp by number
+		{plan.LinksKeyType, "172.17.0.2/32 . 172.17.0.3 . tcp . 22"},              // /32
+		{plan.LinksKeyType, "10.0.0.1/8 . 172.17.0.3 . tcp . 22"},                 // host bits
+		{plan.LinksKeyType, "10.0.0.0-10.0.0.255 . 172.17.0.3 . tcp . 22"},        // a prefix as a range
+		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp . 22-22"},              // empty range
+		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp . 022"},                // leading zero
+		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp"},                      // fields missing
+		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp . 22 . 1"},             // one too many
+		{plan.LinksKeyType, "172.17.0.2 . 172.17.0.3 . tcp . 70000"},              // out of range
+		{plan.LinksKeyType, "172.17.0.2  . 172.17.0.3 . tcp . 22"},                // spacing
+		{plan.AllowedSourcesKeyType, `docker0 . 198.51.100.0/24`},                 // unquoted
+		{plan.AllowedSourcesKeyType, `"docker0" . 2001:db8::1`},                   // IPv6 in IPv4
 		{plan.AllowedSourcesKeyType, `"averyveryverylongname" . 198.51.100.0/24`}, // > 15 bytes
 	} {
 		kt, _ := parseKeyType(tc.typ)
