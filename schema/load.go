@@ -28,8 +28,12 @@ func Load(path string) (*Config, error) {
 // an error holding every problem found, one line each, sorted by line then
 // column; Problems returns them one by one.
 func Parse(file string, data []byte) (*Config, error) {
-	p := &parser{file: file, limit: 8*len(data) + 1024}
+	p := &parser{file: file, limit: 2*len(data) + 10000}
 	cfg := p.parse(data)
+	if p.tooBig {
+		// What follows the cut saw a truncated tree: not worth reporting.
+		p.problems = p.problems[:p.cut]
+	}
 	if len(p.problems) > 0 {
 		return nil, newError(p.problems)
 	}
@@ -42,9 +46,11 @@ type parser struct {
 	problems []Problem
 
 	// visits counts nodes walked; aliases can make a small file walk a
-	// large tree, so the walk stops at limit.
+	// large tree, so the walk stops at limit (twice the nodes a file of
+	// that size can hold without aliases), keeping the cut first problems.
 	visits, limit int
 	tooBig        bool
+	cut           int
 }
 
 func (p *parser) addAt(line, col int, path, format string, args ...any) {
@@ -288,6 +294,7 @@ func (p *parser) resolve(n *yaml.Node, path string) *yaml.Node {
 	if p.visits++; p.visits > p.limit {
 		p.tooBig = true
 		p.add(n, path, "aliases expand the document too much")
+		p.cut = len(p.problems)
 		return nil
 	}
 	if tag := n.ShortTag(); !knownTags[tag] {

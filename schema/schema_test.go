@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -361,5 +362,29 @@ func TestSuggest(t *testing.T) {
 	}
 	if got := suggest("x", []string{"db"}); got != "" {
 		t.Errorf("suggest(x) = %q, want nothing", got)
+	}
+}
+
+// TestAliasExpansion: aliases may repeat what an anchor holds, but not make
+// a small file walk a huge tree; only the problems found before the walk
+// stopped are reported.
+func TestAliasExpansion(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("bridges:\n  docker0:\n    address: 10.0.0.1/8\n    containers:\n")
+	b.WriteString("      c0: &c { address: 10.0.0.2, expose: [")
+	for i := 1; i <= 2000; i++ {
+		if i > 1 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(i))
+	}
+	b.WriteString("] }\n")
+	for i := 1; i < 2000; i++ {
+		b.WriteString("      c" + strconv.Itoa(i) + ": *c\n")
+	}
+	_, err := Parse("f.yaml", []byte(b.String()))
+	ps := Problems(err)
+	if len(ps) < 1 || len(ps) > 2 || !strings.HasSuffix(ps[len(ps)-1].Msg, "aliases expand the document too much") {
+		t.Fatalf("got %d problems, want the duplicate address and the expansion:\n%v", len(ps), err)
 	}
 }
