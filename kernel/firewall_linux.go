@@ -99,7 +99,7 @@ func tableAttr(typ uint16) *attrWriter {
 func isNotFound(err error) bool { return errors.Is(err, unix.ENOENT) }
 
 func (h *Handle) readTable() (*plan.Firewall, error) {
-	if _, err := h.nft.get(unix.NFT_MSG_GETTABLE, familyInet, false, tableAttr(unix.NFTA_TABLE_NAME)); err != nil {
+	if _, err := h.nft.get(unix.NFT_MSG_GETTABLE, familyInet, tableAttr(unix.NFTA_TABLE_NAME)); err != nil {
 		if isNotFound(err) {
 			return nil, nil
 		}
@@ -107,48 +107,43 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 	}
 	fw := &plan.Firewall{}
 
-	msgs, err := h.nft.get(unix.NFT_MSG_GETCHAIN, familyInet, true, tableAttr(unix.NFTA_CHAIN_TABLE))
+	err := h.nft.dump(unix.NFT_MSG_GETCHAIN, familyInet, tableAttr(unix.NFTA_CHAIN_TABLE), func(p []byte) error {
+		c, table, err := parseChain(p)
+		if err == nil && table == plan.TableName {
+			fw.Chains = append(fw.Chains, c.Chain)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading chains: %w", err)
 	}
-	for _, m := range msgs {
-		c, table, err := parseChain(m)
-		if err != nil {
-			return nil, err
-		}
-		if table == plan.TableName {
-			fw.Chains = append(fw.Chains, c.Chain)
-		}
-	}
 	slices.SortFunc(fw.Chains, func(a, b plan.Chain) int { return strings.Compare(a.Name, b.Name) })
 
-	msgs, err = h.nft.get(unix.NFT_MSG_GETRULE, familyInet, true, tableAttr(unix.NFTA_RULE_TABLE))
+	err = h.nft.dump(unix.NFT_MSG_GETRULE, familyInet, tableAttr(unix.NFTA_RULE_TABLE), func(p []byte) error {
+		chain, r, err := parseRule(p)
+		if c := fw.Chain(chain); err == nil && c != nil {
+			c.Rules = append(c.Rules, r)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading rules: %w", err)
 	}
-	for _, m := range msgs {
-		chain, r, err := parseRule(m)
-		if err != nil {
-			return nil, err
-		}
-		if c := fw.Chain(chain); c != nil {
-			c.Rules = append(c.Rules, r)
-		}
-	}
 
-	msgs, err = h.nft.get(unix.NFT_MSG_GETSET, familyInet, true, tableAttr(unix.NFTA_SET_TABLE))
+	var sets []*setInfo
+	err = h.nft.dump(unix.NFT_MSG_GETSET, familyInet, tableAttr(unix.NFTA_SET_TABLE), func(p []byte) error {
+		si, err := parseSet(p)
+		if err == nil && si.table == plan.TableName && si.flags&unix.NFT_SET_ANONYMOUS == 0 {
+			sets = append(sets, si)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading sets: %w", err)
 	}
-	for _, m := range msgs {
-		si, err := parseSet(m)
-		if err != nil {
-			return nil, err
-		}
-		if si.table != plan.TableName || si.flags&unix.NFT_SET_ANONYMOUS != 0 {
-			continue
-		}
+	for _, si := range sets {
 		s := plan.Set{Name: si.name, Type: si.typeName(), Interval: si.flags&unix.NFT_SET_INTERVAL != 0}
+		var err error
 		if s.Elements, err = h.readElements(si); err != nil {
 			return nil, fmt.Errorf("reading set %s: %w", si.name, err)
 		}
@@ -166,14 +161,14 @@ type chainInfo struct {
 	policy uint32
 }
 
-func parseChain(m netlink.Message) (chainInfo, string, error) {
+func parseChain(p []byte) (chainInfo, string, error) {
 	var c chainInfo
 	var table string
-	if len(m.Data) < 4 {
+	if len(p) < 4 {
 		return c, "", errors.New("short chain message")
 	}
-	c.family = m.Data[0]
-	a := attrs{b: m.Data[4:]}
+	c.family = p[0]
+	a := attrs{b: p[4:]}
 	for {
 		typ, d, ok := a.next()
 		if !ok {
@@ -210,15 +205,15 @@ func parseChain(m netlink.Message) (chainInfo, string, error) {
 	return c, table, a.err
 }
 
-func parseRule(m netlink.Message) (string, plan.Rule, error) {
+func parseRule(p []byte) (string, plan.Rule, error) {
 	var r plan.Rule
 	var chain string
-	if len(m.Data) < 4 {
+	if len(p) < 4 {
 		return "", r, errors.New("short rule message")
 	}
-	fam := m.Data[0]
+	fam := p[0]
 	var items []exprItem
-	a := attrs{b: m.Data[4:]}
+	a := attrs{b: p[4:]}
 	for {
 		typ, d, ok := a.next()
 		if !ok {
@@ -259,13 +254,13 @@ type setInfo struct {
 	dataLen  uint32
 }
 
-func parseSet(m netlink.Message) (*setInfo, error) {
-	if len(m.Data) < 4 {
+func parseSet(p []byte) (*setInfo, error) {
+	if len(p) < 4 {
 		return nil, errors.New("short set message")
 	}
 	s := &setInfo{}
 	var magic, keyLen uint32
-	a := attrs{b: m.Data[4:]}
+	a := attrs{b: p[4:]}
 	for {
 		typ, d, ok := a.next()
 		if !ok {
@@ -336,49 +331,47 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 	w := &attrWriter{}
 	w.str(unix.NFTA_SET_ELEM_LIST_TABLE, plan.TableName)
 	w.str(unix.NFTA_SET_ELEM_LIST_SET, si.name)
-	msgs, err := h.nft.get(unix.NFT_MSG_GETSETELEM, familyInet, true, w)
+	kt := si.kt
+	concat := len(kt.fields) > 1 || si.flags&nftSetConcat != 0
+	rbtree := si.flags&unix.NFT_SET_INTERVAL != 0 && !concat
+	var elems []plan.Element
+	var raws []rawElem // of an rbtree set, paired once all are read
+	var scratch []byte
+	err := h.nft.dump(unix.NFT_MSG_GETSETELEM, familyInet, w, func(p []byte) error {
+		if len(p) < 4 {
+			return nil
+		}
+		return forEachElement(p[4:], func(r rawElem) error {
+			if len(r.key) != kt.len {
+				return fmt.Errorf("element key of %d bytes in a set of %d-byte keys", len(r.key), kt.len)
+			}
+			if rbtree {
+				raws = append(raws, rawElem{key: bytes.Clone(r.key), end: r.end, comment: r.comment})
+				return nil
+			}
+			end := r.keyEnd
+			if len(end) != kt.len {
+				end = r.key
+			}
+			scratch = kt.renderKey(scratch[:0], r.key, end)
+			elems = append(elems, plan.Element{Key: string(scratch), Comment: r.comment})
+			return nil
+		})
+	})
 	if err != nil {
 		return nil, err
 	}
-	size := 0
-	for _, m := range msgs {
-		size += len(m.Data)
-	}
-	raws := make([]rawElem, 0, size/40)
-	for _, m := range msgs {
-		if len(m.Data) < 4 {
-			continue
-		}
-		if raws, err = parseElements(raws, m.Data[4:]); err != nil {
-			return nil, err
-		}
-	}
-	kt := si.kt
-	concat := len(kt.fields) > 1 || si.flags&nftSetConcat != 0
-	if si.flags&unix.NFT_SET_INTERVAL != 0 && !concat {
-		raws = pairIntervals(raws, kt.len)
-	}
-	if len(raws) == 0 {
-		return nil, nil
-	}
-	elems := make([]plan.Element, 0, len(raws))
-	var scratch []byte
-	for _, r := range raws {
-		if len(r.key) != kt.len {
-			return nil, fmt.Errorf("element key of %d bytes in a set of %d-byte keys", len(r.key), kt.len)
-		}
-		end := r.keyEnd
-		if len(end) != kt.len {
-			end = r.key
-		}
-		scratch = kt.renderKey(scratch[:0], r.key, end)
+	for _, r := range pairIntervals(raws, kt.len) {
+		scratch = kt.renderKey(scratch[:0], r.key, r.keyEnd)
 		elems = append(elems, plan.Element{Key: string(scratch), Comment: r.comment})
 	}
 	slices.SortFunc(elems, func(a, b plan.Element) int { return strings.Compare(a.Key, b.Key) })
 	return elems, nil
 }
 
-func parseElements(dst []rawElem, b []byte) ([]rawElem, error) {
+// forEachElement calls fn with every element of a NEWSETELEM message; the
+// element's bytes are only valid during the call.
+func forEachElement(b []byte, fn func(rawElem) error) error {
 	a := attrs{b: b}
 	for {
 		typ, d, ok := a.next()
@@ -416,15 +409,17 @@ func parseElements(dst []rawElem, b []byte) ([]rawElem, error) {
 				}
 			}
 			if ea.err != nil {
-				return dst, ea.err
+				return ea.err
 			}
-			dst = append(dst, e)
+			if err := fn(e); err != nil {
+				return err
+			}
 		}
 		if list.err != nil {
-			return dst, list.err
+			return list.err
 		}
 	}
-	return dst, a.err
+	return a.err
 }
 
 // pairIntervals turns the start and end elements of a one-field interval set
@@ -945,24 +940,24 @@ func (h *Handle) ForwardDropPolicies() ([]string, error) {
 	if err := h.open(); err != nil {
 		return nil, err
 	}
-	msgs, err := h.nft.get(unix.NFT_MSG_GETCHAIN, unix.NFPROTO_UNSPEC, true, nil)
-	if err != nil {
-		return nil, mapPermission(fmt.Errorf("listing chains: %w", err))
-	}
 	var out []string
-	for _, m := range msgs {
-		c, table, err := parseChain(m)
+	err := h.nft.dump(unix.NFT_MSG_GETCHAIN, unix.NFPROTO_UNSPEC, nil, func(p []byte) error {
+		c, table, err := parseChain(p)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		fam, ok := familyNames[c.family]
 		if !ok || !c.base || c.hook != unix.NF_INET_FORWARD || c.policy != nfDrop {
-			continue
+			return nil
 		}
 		if c.family == familyInet && table == plan.TableName {
-			continue
+			return nil
 		}
 		out = append(out, fmt.Sprintf("table %s %s chain %s has policy drop", fam, table, c.Name))
+		return nil
+	})
+	if err != nil {
+		return nil, mapPermission(fmt.Errorf("listing chains: %w", err))
 	}
 	slices.SortFunc(out, cmp.Compare)
 	return out, nil

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"syscall"
@@ -14,7 +15,8 @@ import (
 // (attributes via attrWriter, rule expressions via the nftables library's
 // expr package) for three reasons found in google/nftables v0.3.0: it writes
 // a set's element list as one netlink attribute whose 16-bit length silently
-// wraps past 64 KiB (so a large batch is corrupted, not refused); it always
+// wraps past 64 KiB (10,000 IPv4 elements in one AddSet: Flush returns nil
+// and 1,808 are in the kernel); it always
 // marks interval sets' keys big-endian in the set's userdata, where nft marks
 // a concatenation's byte order "invalid"; and it allocates several times per
 // element. A batch is still one sendmsg, applied by the kernel atomically.
@@ -33,8 +35,15 @@ func nfgenmsg(family byte, resID uint16) []byte {
 }
 
 type nftConn struct {
-	c *netlink.Conn
+	c   *netlink.Conn
+	buf []byte // receive buffer of dumps, reused
 }
+
+// dumpBuf is the receive buffer of a dump. The kernel sizes the datagrams of
+// a dump after the largest buffer the reader offered (up to 32 KiB); a
+// page-sized one makes a set dump take eight times as many rounds, and every
+// round of a pipapo set dump walks the set from its start.
+const dumpBuf = 256 << 10
 
 // dialNft opens a NETLINK_NETFILTER socket in the namespace nsfd (0: the
 // caller's) with buffers large enough for a whole batch.
@@ -50,7 +59,7 @@ func dialNft(nsfd int) (*nftConn, error) {
 	// Acks carry only the header of the message they answer, not the whole
 	// (possibly 60 KiB) message.
 	_ = c.SetOption(netlink.CapAcknowledge, true)
-	return &nftConn{c: c}, nil
+	return &nftConn{c: c, buf: make([]byte, dumpBuf)}, nil
 }
 
 // setBuffers raises both socket buffers, past net.core.[rw]mem_max with the
@@ -84,12 +93,8 @@ func (n *nftConn) close() error { return n.c.Close() }
 
 var errDumpInterrupted = errors.New("nftables dump interrupted by a concurrent change")
 
-// get sends one request and returns its answers (a dump when dump is set).
-func (n *nftConn) get(msgType int, family byte, dump bool, w *attrWriter) ([]netlink.Message, error) {
-	flags := netlink.Request
-	if dump {
-		flags |= netlink.Dump
-	}
+// get sends one (non-dump) request and returns its answers.
+func (n *nftConn) get(msgType int, family byte, w *attrWriter) ([]netlink.Message, error) {
 	data := nfgenmsg(family, 0)
 	if w != nil {
 		if w.err != nil {
@@ -97,22 +102,101 @@ func (n *nftConn) get(msgType int, family byte, dump bool, w *attrWriter) ([]net
 		}
 		data = append(data, w.b...)
 	}
-	msgs, err := n.c.Execute(netlink.Message{Header: netlink.Header{Type: nftType(msgType), Flags: flags}, Data: data})
-	if err != nil {
-		return nil, err
+	return n.c.Execute(netlink.Message{Header: netlink.Header{Type: nftType(msgType), Flags: netlink.Request}, Data: data})
+}
+
+// dump sends a dump request and calls fn with the payload (nfgenmsg and
+// attributes) of every answer. The payload is only valid during the call.
+func (n *nftConn) dump(msgType int, family byte, w *attrWriter, fn func(payload []byte) error) error {
+	data := nfgenmsg(family, 0)
+	if w != nil {
+		if w.err != nil {
+			return w.err
+		}
+		data = append(data, w.b...)
 	}
-	for _, m := range msgs {
-		if m.Header.Flags&netlink.DumpInterrupted != 0 {
-			return nil, errDumpInterrupted
+	req, err := n.c.Send(netlink.Message{
+		Header: netlink.Header{Type: nftType(msgType), Flags: netlink.Request | netlink.Dump},
+		Data:   data,
+	})
+	if err != nil {
+		return err
+	}
+	rc, err := n.c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	_ = n.c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	defer func() { _ = n.c.SetReadDeadline(time.Time{}) }()
+	var ferr error
+	interrupted := false
+	for done := false; !done; {
+		var nr, rflags int
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			nr, _, rflags, _, rerr = unix.Recvmsg(int(fd), n.buf, nil, unix.MSG_DONTWAIT)
+			return rerr != unix.EAGAIN
+		}); err != nil {
+			return fmt.Errorf("reading nftables dump: %w", err)
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading nftables dump: %w", rerr)
+		}
+		if rflags&unix.MSG_TRUNC != 0 {
+			return errors.New("reading nftables dump: datagram larger than the receive buffer")
+		}
+		b := n.buf[:nr]
+		for len(b) >= unix.NLMSG_HDRLEN {
+			l := int(binary.NativeEndian.Uint32(b))
+			typ := binary.NativeEndian.Uint16(b[4:])
+			flags := binary.NativeEndian.Uint16(b[6:])
+			seq := binary.NativeEndian.Uint32(b[8:])
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				return errors.New("reading nftables dump: malformed netlink message")
+			}
+			payload := b[unix.NLMSG_HDRLEN:l]
+			b = b[min(nlaAlign(l), len(b)):]
+			if seq != req.Header.Sequence {
+				continue // a straggler of an earlier request
+			}
+			if flags&unix.NLM_F_DUMP_INTR != 0 {
+				interrupted = true
+			}
+			switch typ {
+			case unix.NLMSG_DONE:
+				done = true
+				if len(payload) >= 4 {
+					if e := int32(binary.NativeEndian.Uint32(payload)); e < 0 {
+						return syscall.Errno(-e)
+					}
+				}
+			case unix.NLMSG_ERROR:
+				if len(payload) >= 4 {
+					if e := int32(binary.NativeEndian.Uint32(payload)); e < 0 {
+						return syscall.Errno(-e)
+					}
+				}
+				done = true
+			default:
+				if ferr == nil {
+					ferr = fn(payload)
+				}
+			}
 		}
 	}
-	return msgs, nil
+	if ferr != nil {
+		return ferr
+	}
+	if interrupted {
+		return errDumpInterrupted
+	}
+	return nil
 }
 
 // genID returns the ruleset generation: it changes with every committed
 // batch, so two equal reads around a dump prove the dump consistent.
 func (n *nftConn) genID() (uint32, error) {
-	msgs, err := n.get(unix.NFT_MSG_GETGEN, unix.AF_UNSPEC, false, nil)
+	msgs, err := n.get(unix.NFT_MSG_GETGEN, unix.AF_UNSPEC, nil)
 	if err != nil {
 		return 0, err
 	}
