@@ -581,3 +581,51 @@ func TestClosedHandle(t *testing.T) {
 		t.Errorf("Read on a closed handle: %v", err)
 	}
 }
+
+// TestErrPermission runs Open in a child process without CAP_NET_ADMIN (its
+// bounding set lacks it, so not even root has it after exec).
+func TestErrPermission(t *testing.T) {
+	if ns := os.Getenv("NETCTL_KERNEL_EPERM_NS"); ns != "" {
+		_, err := Open(ns)
+		if !errors.Is(err, ErrPermission) || !strings.Contains(err.Error(), "netctl needs CAP_NET_ADMIN (run as root)") {
+			t.Fatalf("Open without CAP_NET_ADMIN: %v", err)
+		}
+		t.Log(err)
+		return
+	}
+	nstest.RequireRoot(t)
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv (util-linux) to drop CAP_NET_ADMIN")
+	}
+	ns := nstest.New(t)
+	cmd := exec.Command("setpriv", "--bounding-set", "-net_admin", os.Args[0], "-test.run", "^TestErrPermission$", "-test.v")
+	cmd.Env = append(os.Environ(), "NETCTL_KERNEL_EPERM_NS="+ns)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestErrPermission") {
+		t.Fatalf("child without CAP_NET_ADMIN: %v\n%s", err, out)
+	}
+	t.Logf("child:\n%s", out)
+}
+
+// TestSetReplacedUnderRules: a set that changes type is deleted and re-added
+// in the batch, and the rules that look it up are refilled around it.
+func TestSetReplacedUnderRules(t *testing.T) {
+	h, _ := openNS(t)
+	if err := h.SyncFirewall(nil, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	live := read(t, h, plan.Scope{}).Firewall
+	to := fixture()
+	to.Sets[1] = plan.Set{Name: plan.SetLinks, Type: plan.LinksKeyType, Interval: false, Elements: []plan.Element{
+		{Key: "172.17.0.2 . 172.17.0.3 . tcp . 5432", Comment: "exact"},
+	}}
+	if err := h.SyncFirewall(live, to); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, h, plan.Scope{}).Firewall
+	mustEqual(t, "set replaced", to, got)
+	if err := h.SyncFirewall(got, live); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "replace undone", live, read(t, h, plan.Scope{}).Firewall)
+}
