@@ -143,7 +143,9 @@ func (n *nftConn) dump(msgType int, family byte, w *attrWriter, fn func(payload 
 			return fmt.Errorf("reading nftables dump: %w", rerr)
 		}
 		if rflags&unix.MSG_TRUNC != 0 {
-			return errors.New("reading nftables dump: datagram larger than the receive buffer")
+			// Lost: keep reading to the end of the dump, then fail.
+			ferr = errors.New("reading nftables dump: datagram larger than the receive buffer")
+			nr = 0
 		}
 		b := n.buf[:nr]
 		for len(b) >= unix.NLMSG_HDRLEN {
@@ -152,7 +154,8 @@ func (n *nftConn) dump(msgType int, family byte, w *attrWriter, fn func(payload 
 			flags := binary.NativeEndian.Uint16(b[6:])
 			seq := binary.NativeEndian.Uint32(b[8:])
 			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				return errors.New("reading nftables dump: malformed netlink message")
+				ferr = errors.New("reading nftables dump: malformed netlink message")
+				break
 			}
 			payload := b[unix.NLMSG_HDRLEN:l]
 			b = b[min(nlaAlign(l), len(b)):]
@@ -259,9 +262,11 @@ func (n *nftConn) send(b *batch) error {
 		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_END), Flags: netlink.Request},
 		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
 	})
-	if _, err := n.c.SendMessages(msgs); err != nil {
+	sent, err := n.c.SendMessages(msgs)
+	if err != nil {
 		return fmt.Errorf("sending nftables batch (%d messages): %w", len(b.msgs), err)
 	}
+	firstSeq, lastSeq := sent[1].Header.Sequence, sent[len(sent)-2].Header.Sequence
 	// Every answer is queued by the time sendmsg returns; the deadline only
 	// guards against a kernel that answers differently than counted.
 	_ = n.c.SetReadDeadline(time.Now().Add(30 * time.Second))
@@ -272,7 +277,11 @@ func (n *nftConn) send(b *batch) error {
 	for got := 0; got < len(b.msgs); {
 		answers, err := n.c.Receive()
 		if err == nil {
-			got += len(answers)
+			for _, a := range answers {
+				if a.Header.Type == netlink.Error && a.Header.Sequence >= firstSeq && a.Header.Sequence <= lastSeq {
+					got++
+				}
+			}
 			continue
 		}
 		var errno syscall.Errno

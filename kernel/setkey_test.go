@@ -141,3 +141,18 @@ func TestDiffElements(t *testing.T) {
 		t.Errorf("adds %v", adds)
 	}
 }
+
+// BenchmarkEncodeLinks is the userspace share of SyncFirewall: parsing
+// 100,000 canonical keys and encoding the element messages.
+func BenchmarkEncodeLinks(b *testing.B) {
+	fw := fixture()
+	s := fw.Set(plan.SetLinks)
+	s.Elements = linkElements(100000)
+	kt, _ := parseKeyType(s.Type)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := addElements(&batch{}, 0, s, kt, 1, s.Elements); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
