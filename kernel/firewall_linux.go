@@ -492,7 +492,7 @@ func (h *Handle) SyncFirewall(from, to *plan.Firewall) error {
 		if from != nil {
 			b.add(unix.NFT_MSG_DELTABLE, 0, familyInet, tableAttr(unix.NFTA_TABLE_NAME), "delete table")
 		}
-		return h.nft.send(b)
+		return mapPermission(h.nft.send(b))
 	}
 	if from == nil {
 		w := tableAttr(unix.NFTA_TABLE_NAME)
@@ -503,7 +503,7 @@ func (h *Handle) SyncFirewall(from, to *plan.Firewall) error {
 	if err := h.syncTable(b, from, to); err != nil {
 		return err
 	}
-	return h.nft.send(b)
+	return mapPermission(h.nft.send(b))
 }
 
 func ruleKeys(rs []plan.Rule) []string {
