@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netctl/netctl/apply"
 	"github.com/netctl/netctl/internal/nstest"
 )
 
@@ -118,29 +119,62 @@ func largeConfig(n int) string {
 func TestKilledApplyIsRolledBackByTheNext(t *testing.T) {
 	nstest.RequireRoot(t)
 	file := writeFile(t, largeConfig(20000))
-	recovered := 0
-	for _, delay := range []time.Duration{50, 100, 150, 200, 300, 400, 600} {
-		t.Run(fmt.Sprintf("kill@%dms", delay), func(t *testing.T) {
+	// Kill points: before the journal exists, then from the moment it is
+	// written (the apply's first step is next) to deep into the steps.
+	for _, kill := range []struct {
+		name         string
+		afterJournal bool
+		delay        time.Duration
+	}{
+		{"at start", false, 0},
+		{"journal written", true, 0},
+		{"journal+2ms", true, 2 * time.Millisecond},
+		{"journal+10ms", true, 10 * time.Millisecond},
+		{"journal+30ms", true, 30 * time.Millisecond},
+		{"journal+80ms", true, 80 * time.Millisecond},
+	} {
+		t.Run(kill.name, func(t *testing.T) {
 			ns := nstest.New(t)
+			journal := filepath.Join(apply.DefaultStateDir, ns+".journal")
 			cmd := exec.Command(netctlBinary(t), "apply", "-f", file, "--netns", ns, "--auto-approve")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(delay * time.Millisecond)
+			if kill.afterJournal {
+				waitFor(t, journal)
+			}
+			time.Sleep(kill.delay)
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			_ = cmd.Wait()
+			_, statErr := os.Stat(journal)
+			interrupted := statErr == nil
+			if kill.afterJournal && kill.delay == 0 && !interrupted {
+				t.Fatal("killed right after the journal was written, yet no journal is left")
+			}
 
 			r := mustNetctl(t, 0, "apply", "-f", file, "--netns", ns, "--auto-approve")
-			if strings.Contains(r.stderr, "did not finish") {
-				recovered++
+			if reported := strings.Contains(r.stderr, "did not finish"); reported != interrupted {
+				t.Fatalf("journal left: %v, but the next apply reported an interrupted apply: %v\n%s", interrupted, reported, r.stderr)
+			}
+			if _, err := os.Stat(journal); err == nil {
+				t.Fatal("the journal is still there after a successful apply")
 			}
 			mustNetctl(t, 0, "plan", "-f", file, "--netns", ns, "--detailed-exitcode")
 		})
 	}
-	if recovered == 0 {
-		t.Fatal("no kill landed inside an apply: no run reported an interrupted apply; widen the delays")
+}
+
+// waitFor polls, bounded, until path exists.
+func waitFor(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
 	}
-	t.Logf("%d of the kills landed inside an apply and were rolled back", recovered)
+	t.Fatalf("%s did not appear within 10s", path)
 }
 
 func TestConcurrentAppliesSerialize(t *testing.T) {
