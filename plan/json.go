@@ -8,23 +8,25 @@ import (
 // JSONFormatVersion is the format_version of the JSON plan.
 const JSONFormatVersion = "1.0"
 
-// jsonPlan is the JSON document of a plan, shaped after Terraform's
+// JSONPlan is the JSON document of a plan, shaped after Terraform's
 // `terraform show -json`: resource_changes with actions, before and after.
-type jsonPlan struct {
+type JSONPlan struct {
 	FormatVersion   string               `json:"format_version"`
-	ResourceChanges []jsonResourceChange `json:"resource_changes"`
+	ResourceChanges []JSONResourceChange `json:"resource_changes"`
 	Summary         Summary              `json:"summary"`
 	Warnings        []string             `json:"warnings"`
 }
 
-type jsonResourceChange struct {
+// JSONResourceChange is one change in a JSONPlan.
+type JSONResourceChange struct {
 	Address string     `json:"address"`
 	Type    string     `json:"type"`
 	Name    string     `json:"name"`
-	Change  jsonChange `json:"change"`
+	Change  JSONChange `json:"change"`
 }
 
-type jsonChange struct {
+// JSONChange is what a JSONResourceChange does.
+type JSONChange struct {
 	Actions []string `json:"actions"`
 	Before  any      `json:"before"`
 	After   any      `json:"after"`
@@ -48,9 +50,17 @@ type jsonRule struct {
 // Actions are written as Terraform writes them: a replace is
 // ["delete","create"]. Lists are [] when empty, never null.
 func (p *Plan) WriteJSON(w io.Writer) error {
-	doc := jsonPlan{
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "web->db", not "web-\u003edb"
+	return enc.Encode(p.JSON())
+}
+
+// JSON returns the plan's JSON document, for documents that embed it (the
+// result of an apply).
+func (p *Plan) JSON() JSONPlan {
+	doc := JSONPlan{
 		FormatVersion:   JSONFormatVersion,
-		ResourceChanges: make([]jsonResourceChange, len(p.Changes)),
+		ResourceChanges: make([]JSONResourceChange, len(p.Changes)),
 		Summary:         p.Summary(),
 		Warnings:        p.Warnings,
 	}
@@ -58,20 +68,18 @@ func (p *Plan) WriteJSON(w io.Writer) error {
 		doc.Warnings = []string{}
 	}
 	for i, c := range p.Changes {
-		doc.ResourceChanges[i] = jsonResourceChange{
+		doc.ResourceChanges[i] = JSONResourceChange{
 			Address: c.Address,
 			Type:    c.Type,
 			Name:    c.Name,
-			Change: jsonChange{
+			Change: JSONChange{
 				Actions: c.Action.Actions(),
 				Before:  jsonValue(c.Before),
 				After:   jsonValue(c.After),
 			},
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // "web->db", not "web-\u003edb"
-	return enc.Encode(doc)
+	return doc
 }
 
 func jsonValue(v any) any {

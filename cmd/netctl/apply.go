@@ -101,31 +101,15 @@ not own is touched.`,
 	return c
 }
 
-// applyResult is the JSON document apply prints: the shape a
-// configuration-management hook reads.
+// applyResult is the JSON document apply prints: the plan's document and
+// the outcome, the shape a configuration-management hook reads.
 type applyResult struct {
-	FormatVersion   string       `json:"format_version"`
-	Changed         bool         `json:"changed"`
-	ResourceChanges []jsonChange `json:"resource_changes"`
-	Summary         plan.Summary `json:"summary"`
-	Recovered       string       `json:"recovered_interrupted_apply,omitempty"`
-	Error           *string      `json:"error"`
-	RolledBack      bool         `json:"rolled_back"`
-	Confirmation    string       `json:"confirmation,omitempty"`
-	Warnings        []string     `json:"warnings"`
-}
-
-type jsonChange struct {
-	Address string         `json:"address"`
-	Type    string         `json:"type"`
-	Name    string         `json:"name"`
-	Change  jsonChangeBody `json:"change"`
-}
-
-type jsonChangeBody struct {
-	Actions []string `json:"actions"`
-	Before  any      `json:"before"`
-	After   any      `json:"after"`
+	plan.JSONPlan
+	Changed      bool    `json:"changed"`
+	Recovered    string  `json:"recovered_interrupted_apply,omitempty"`
+	Error        *string `json:"error"`
+	RolledBack   bool    `json:"rolled_back"`
+	Confirmation string  `json:"confirmation,omitempty"`
 }
 
 func runApply(f *applyFlags, desired plan.State, saved *plan.File, question string) error {
@@ -144,7 +128,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	}
 	defer txn.Close()
 
-	res := applyResult{FormatVersion: "1.0", Recovered: txn.Recovered, ResourceChanges: []jsonChange{}}
+	res := applyResult{Recovered: txn.Recovered}
 	p, err := txn.Plan(desired)
 	if err != nil {
 		return err
@@ -155,7 +139,6 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 		}
 	}
 	p.Warnings = warnings(k, f.netns)
-	res.Warnings = p.Warnings
 	out := io.Writer(os.Stdout)
 	if f.json {
 		out = io.Discard
@@ -164,6 +147,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 		if !f.json {
 			return p.WriteText(out, plan.TextOptions{Color: useColor(&f.target), Source: f.file})
 		}
+		res.JSONPlan = p.JSON()
 		return writeResult(res)
 	}
 	if err := p.WriteText(out, plan.TextOptions{Color: useColor(&f.target), Source: f.file}); err != nil {
@@ -176,12 +160,16 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	if err == nil && f.confirmTimeout > 0 {
 		res.Confirmation, err = awaitConfirmation(txn, f)
 	}
-	res.Changed = err == nil && res.Confirmation != "rolled back"
-	for _, c := range p.Changes {
-		res.ResourceChanges = append(res.ResourceChanges, jsonChange{c.Address, c.Type, c.Name,
-			jsonChangeBody{c.Action.Actions(), c.Before, c.After}})
+	res.JSONPlan = p.JSON()
+	if res.Confirmation == "rolled back" {
+		res.RolledBack = true
+		if f.json {
+			_ = writeResult(res)
+			return &exitError{code: 1}
+		}
+		return &exitError{code: 1, msg: "Not confirmed in time: the change was rolled back."}
 	}
-	res.Summary = p.Summary()
+	res.Changed = err == nil
 	if err != nil {
 		msg := err.Error()
 		res.Error = &msg
@@ -197,16 +185,13 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 		return writeResult(res)
 	}
 	s := p.Summary()
-	if res.Confirmation == "rolled back" {
-		fmt.Fprintln(os.Stdout, "Not confirmed in time: the change was rolled back.")
-		return &exitError{code: 1}
-	}
 	fmt.Fprintf(os.Stdout, "Apply complete! Resources: %d added, %d changed, %d destroyed.\n", s.Add, s.Change, s.Destroy)
 	return nil
 }
 
 func writeResult(res applyResult) error {
 	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)
 }

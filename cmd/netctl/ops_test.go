@@ -483,8 +483,8 @@ func TestConfirmTimeout(t *testing.T) {
 		if code := p.wait(t, 10*time.Second); code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
-		if !strings.Contains(p.stdout.String(), "Not confirmed in time: the change was rolled back.") {
-			t.Errorf("stdout does not say so:\n%s", p.stdout.String())
+		if !strings.Contains(p.errText(), "Not confirmed in time: the change was rolled back.") {
+			t.Errorf("stderr does not say so:\n%s", p.errText())
 		}
 		if strings.Contains(nstest.Run(t, "ip", "-n", ns, "link", "show"), "br-new") {
 			t.Error("br-new is still there")
@@ -533,14 +533,18 @@ func TestConfirmTimeout(t *testing.T) {
 	t.Run("JSON document says rolled back", func(t *testing.T) {
 		ns, before, changed := confirmSetup(t)
 		r := netctl(t, "apply", "-f", changed, "--netns", ns, "--auto-approve", "--json", "--confirm-timeout", "1s")
+		if r.code != 1 {
+			t.Errorf("exit %d, want 1: a change that did not stay is a failed apply", r.code)
+		}
 		var doc struct {
 			Changed      bool   `json:"changed"`
 			Confirmation string `json:"confirmation"`
+			RolledBack   bool   `json:"rolled_back"`
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 			t.Fatalf("apply --json: %v\n%s", err, r)
 		}
-		if doc.Changed || doc.Confirmation != "rolled back" {
+		if doc.Changed || doc.Confirmation != "rolled back" || !doc.RolledBack {
 			t.Errorf("document says changed=%v confirmation=%q, want false, \"rolled back\"", doc.Changed, doc.Confirmation)
 		}
 		if got := liveState(t, ns, "docker0", "br-new"); got != before {
