@@ -1,10 +1,10 @@
 package plan
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/netctl/netctl/schema"
@@ -64,6 +64,12 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 	}
 	var postrouting []Rule
 	links := Set{Name: SetLinks, Type: LinksKeyType, Interval: true}
+	nlinks := 0
+	for _, b := range bridges {
+		nlinks += len(b.Links)
+	}
+	text := make([]byte, 0, nlinks*96) // two addresses, a port and a comment
+	spans := make([]elementSpan, 0, nlinks)
 	sources := Set{Name: SetAllowedSources, Type: AllowedSourcesKeyType, Interval: true}
 
 	for _, b := range bridges {
@@ -114,11 +120,24 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 		}
 		for _, l := range b.Links {
 			from, to := containers[l.From], containers[l.To]
+			c0 := len(text)
+			text = append(text, "bridge."...)
+			text = append(text, b.Name...)
+			text = append(text, ".link."...)
+			text = append(text, l.From...)
+			text = append(text, "->"...)
+			text = append(text, l.To...) // LinkAddress
+			c1 := len(text)
 			for _, p := range mergePorts(l.Ports) {
-				links.Elements = append(links.Elements, Element{
-					Key:     fmt.Sprintf("%s . %s . %s . %s", from.Address, to.Address, p.Proto, portText(p)),
-					Comment: LinkAddress(b.Name, l.From, l.To),
-				})
+				k0 := len(text)
+				text = appendAddr(text, from.Address)
+				text = append(text, " . "...)
+				text = appendAddr(text, to.Address)
+				text = append(text, " . "...)
+				text = append(text, p.Proto...)
+				text = append(text, " . "...)
+				text = appendPort(text, p)
+				spans = append(spans, elementSpan{k0, len(text), c0, c1})
 			}
 		}
 		if b.Masquerade {
@@ -128,6 +147,13 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 				Verdict: VerdictMasquerade,
 			})
 		}
+	}
+	// The keys and comments of all link elements are one string: two
+	// allocations instead of two per link.
+	all := string(text)
+	links.Elements = make([]Element, len(spans))
+	for i, sp := range spans {
+		links.Elements[i] = Element{Key: all[sp.k0:sp.k1], Comment: all[sp.c0:sp.c1]}
 	}
 	SortElements(links.Elements)
 	SortElements(sources.Elements)
@@ -163,16 +189,35 @@ func CanonicalPrefix(p netip.Prefix) string {
 
 func quoteIfname(name string) string { return `"` + name + `"` }
 
-func portText(p schema.Port) string {
-	if p.First == p.Last {
-		return fmt.Sprint(p.First)
+// elementSpan locates an element's key and comment in a text.
+type elementSpan struct{ k0, k1, c0, c1 int }
+
+// appendAddr appends a.String().
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, "invalid IP"...)
 	}
-	return fmt.Sprintf("%d-%d", p.First, p.Last)
+	return a.AppendTo(b)
+}
+
+// appendPort appends a port or range as an element key writes it: 5432,
+// 1000-2000.
+func appendPort(b []byte, p schema.Port) []byte {
+	b = strconv.AppendUint(b, uint64(p.First), 10)
+	if p.First != p.Last {
+		b = append(b, '-')
+		b = strconv.AppendUint(b, uint64(p.Last), 10)
+	}
+	return b
 }
 
 // mergePorts sorts ports and merges overlapping or adjacent ranges of one
-// protocol: an interval set refuses overlapping elements.
+// protocol: an interval set refuses overlapping elements. The result may be
+// ports itself: it is only read.
 func mergePorts(ports []schema.Port) []schema.Port {
+	if len(ports) <= 1 {
+		return ports
+	}
 	ps := slices.Clone(ports)
 	sort.Slice(ps, func(i, j int) bool {
 		if ps[i].Proto != ps[j].Proto {
