@@ -122,10 +122,7 @@ func restorable(f *plan.Firewall) *plan.Firewall {
 }
 
 func firewallDiffers(a, b *plan.Firewall) bool {
-	if a == nil || b == nil {
-		return a != b
-	}
-	return !plan.Diff(plan.State{Firewall: a}, plan.State{Firewall: b}).Empty()
+	return !plan.FirewallsEqual(a, b)
 }
 
 func ptrIf[T any](v T, ok bool) *T {

@@ -13,9 +13,10 @@ import (
 // grouped by the file item they come from (links, allowed sources).
 func Diff(desired, live State) *Plan {
 	p := &Plan{Desired: desired, Live: live}
-	p.Changes = append(p.Changes, diffSysctls(desired.Sysctls, live.Sysctls)...)
-	p.Changes = append(p.Changes, diffBridges(desired.Bridges, live.Bridges)...)
-	p.Changes = append(p.Changes, diffFirewall(desired.Firewall, live.Firewall)...)
+	p.Changes = slices.Concat(
+		diffSysctls(desired.Sysctls, live.Sysctls),
+		diffBridges(desired.Bridges, live.Bridges),
+		diffFirewall(desired.Firewall, live.Firewall))
 	return p
 }
 
@@ -85,11 +86,25 @@ func diffFirewall(desired, live *Firewall) []Change {
 		cs = append(cs, Change{Address: "firewall", Type: TypeTable, Name: TableName, Action: Delete, Before: table})
 		desired = &Firewall{}
 	}
-	cs = append(cs, diffChains(desired, live)...)
-	cs = append(cs, diffSets(desired, live)...)
-	cs = append(cs, diffRules(desired, live)...)
-	cs = append(cs, diffElements(desired, live)...)
-	return cs
+	return slices.Concat(cs, diffChains(desired, live), diffSets(desired, live),
+		diffRules(desired, live), diffElements(desired, live))
+}
+
+// FirewallsEqual reports whether Diff finds no change between the two
+// firewalls (nil: no table), without building the changes: with 100,000
+// links to create, Diff would build 100,000 of them to say no.
+func FirewallsEqual(a, b *Firewall) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if len(diffChains(a, b)) > 0 || len(diffSets(a, b)) > 0 || len(diffRules(a, b)) > 0 {
+		return false
+	}
+	touched, ok := touchedElements(a, b)
+	if ok && len(touched) == 0 {
+		return true
+	}
+	return len(diffElements(a, b)) == 0
 }
 
 func diffChains(desired, live *Firewall) []Change {
@@ -319,16 +334,31 @@ type elementGroup struct {
 	keys              []string
 }
 
-func groupElements(f *Firewall) map[string]*elementGroup {
+// elementAddress is the address of an element: its comment, or, for an
+// element netctl did not write, where it is.
+func elementAddress(set string, e Element) string {
+	if e.Comment == "" {
+		return "firewall.set." + set + ".element[" + e.Key + "]"
+	}
+	return e.Comment
+}
+
+// groupElements groups the elements of f by address; when only is not nil,
+// only the addresses in it.
+func groupElements(f *Firewall, only map[string]bool) map[string]*elementGroup {
 	groups := map[string]*elementGroup{}
 	for _, s := range f.Sets {
 		for _, e := range s.Elements {
-			addr, typ := e.Comment, ElementType(e.Comment)
-			if addr == "" {
-				addr, typ = "firewall.set."+s.Name+".element["+e.Key+"]", TypeSetElement
+			addr := elementAddress(s.Name, e)
+			if only != nil && !only[addr] {
+				continue
 			}
 			g := groups[addr]
 			if g == nil {
+				typ := TypeSetElement
+				if e.Comment != "" {
+					typ = ElementType(e.Comment)
+				}
 				g = &elementGroup{set: s.Name, address: addr, typ: typ}
 				groups[addr] = g
 			}
@@ -352,10 +382,24 @@ func ElementType(comment string) string {
 	return TypeSetElement
 }
 
+// diffElements compares the elements of the two firewalls grouped by the
+// file item they come from. Only the groups of the elements that differ are
+// built: with 100,000 links and one changed, one group on each side.
 func diffElements(desired, live *Firewall) []Change {
-	want, have := groupElements(desired), groupElements(live)
-	var cs []Change
-	for _, addr := range slices.Sorted(maps.Keys(union(want, have))) {
+	touched, ok := touchedElements(desired, live)
+	if !ok {
+		return diffGroups(groupElements(desired, nil), groupElements(live, nil))
+	}
+	if len(touched) == 0 {
+		return nil
+	}
+	return diffGroups(groupElements(desired, touched), groupElements(live, touched))
+}
+
+func diffGroups(want, have map[string]*elementGroup) []Change {
+	addrs := slices.Sorted(maps.Keys(union(want, have)))
+	cs := make([]Change, 0, len(addrs))
+	for _, addr := range addrs {
 		w, h := want[addr], have[addr]
 		var c Change
 		switch {
@@ -375,7 +419,98 @@ func diffElements(desired, live *Firewall) []Change {
 		c.Address, c.Type, c.Name = addr, g.typ, lastPart(addr)
 		cs = append(cs, c)
 	}
+	if len(cs) == 0 {
+		return nil
+	}
 	return cs
+}
+
+// touchedElements returns the addresses of the elements that are not in both
+// firewalls alike (same set, key and comment). The group of any other
+// address is the same on both sides: the same keys in the same sets. It may
+// name more addresses than differ, never fewer. ok is false when grouping
+// everything is as good: when the sets the two have in common are not in the
+// same order (or a name repeats), the first set of a group might differ;
+// when more than a quarter of the elements differ, filtering saves little.
+func touchedElements(desired, live *Firewall) (touched map[string]bool, ok bool) {
+	common := func(f, other *Firewall) ([]string, bool) {
+		var names []string
+		seen := make(map[string]bool, len(f.Sets))
+		for _, s := range f.Sets {
+			if seen[s.Name] {
+				return nil, false
+			}
+			seen[s.Name] = true
+			if other.Set(s.Name) != nil {
+				names = append(names, s.Name)
+			}
+		}
+		return names, true
+	}
+	dn, ok1 := common(desired, live)
+	ln, ok2 := common(live, desired)
+	if !ok1 || !ok2 || !slices.Equal(dn, ln) {
+		return nil, false
+	}
+	limit := 16
+	for _, f := range []*Firewall{desired, live} {
+		for _, s := range f.Sets {
+			limit += len(s.Elements) / 4
+		}
+	}
+	touched = map[string]bool{}
+	touch := func(set string, e Element) {
+		touched[elementAddress(set, e)] = true
+	}
+	for _, sides := range [][2]*Firewall{{desired, live}, {live, desired}} {
+		for _, s := range sides[0].Sets {
+			if sides[1].Set(s.Name) == nil {
+				if len(s.Elements) > limit {
+					return nil, false
+				}
+				for _, e := range s.Elements {
+					touch(s.Name, e)
+				}
+			}
+		}
+	}
+	for _, name := range dn {
+		a, b := byKey(desired.Set(name).Elements), byKey(live.Set(name).Elements)
+		i, j := 0, 0
+		for i < len(a) || j < len(b) {
+			if len(touched) > limit {
+				return nil, false
+			}
+			switch {
+			case j == len(b) || i < len(a) && a[i].Key < b[j].Key:
+				touch(name, a[i])
+				i++
+			case i == len(a) || b[j].Key < a[i].Key:
+				touch(name, b[j])
+				j++
+			default:
+				if a[i].Comment != b[j].Comment {
+					touch(name, a[i])
+					touch(name, b[j])
+				}
+				i++
+				j++
+			}
+		}
+	}
+	return touched, true
+}
+
+// byKey returns the elements sorted by key: es itself when it is, as in
+// every state Desired and Read make.
+func byKey(es []Element) []Element {
+	cmpKey := func(a, b Element) int { return strings.Compare(a.Key, b.Key) }
+	if slices.IsSortedFunc(es, cmpKey) {
+		return es
+	}
+	es = slices.Clone(es)
+	slices.SortStableFunc(es, cmpKey)
+	return es
 }
 
 // Scope is what a live read must look at for this desired state: the
