@@ -111,7 +111,7 @@ func (t *Txn) recover() error {
 	}
 	t.Recovered = describe(j)
 	fmt.Fprintf(t.opts.Log, "netctl: %s; rolling back to the state before it.\n", t.Recovered)
-	if err := converge(t.k, j.Before, scopeOf(j.Before, j.Desired)); err != nil {
+	if err := converge(t.k, j.Before, j.rollbackScope()); err != nil {
 		return fmt.Errorf("rolling back the interrupted apply: %w (journal kept at %s)", err, t.journal)
 	}
 	return removeJournal(t.journal)
@@ -186,7 +186,7 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 		return nil
 	}
 	steps := stepsFor(p.Desired, p.Live)
-	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, Before: p.Live, Desired: p.Desired}
+	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, Before: p.Live, Scope: p.Desired.Scope()}
 	for _, s := range steps {
 		j.Steps = append(j.Steps, s.name)
 	}
@@ -233,7 +233,7 @@ func (t *Txn) Rollback() error {
 	if j == nil {
 		return errors.New("no applied change to roll back")
 	}
-	if err := converge(t.k, j.Before, scopeOf(j.Before, j.Desired)); err != nil {
+	if err := converge(t.k, j.Before, j.rollbackScope()); err != nil {
 		return err
 	}
 	return removeJournal(t.journal)
@@ -274,11 +274,12 @@ func converge(k Kernel, target plan.State, scope plan.Scope) error {
 }
 
 // scopeOf is what a rollback must look at: everything either state names.
-func scopeOf(a, b plan.State) plan.Scope {
-	sa, sb := a.Scope(), b.Scope()
+func scopeOf(a, b plan.State) plan.Scope { return mergeScopes(a.Scope(), b.Scope()) }
+
+func mergeScopes(a, b plan.Scope) plan.Scope {
 	return plan.Scope{
-		Sysctls: mergeNames(sa.Sysctls, sb.Sysctls),
-		Bridges: mergeNames(sa.Bridges, sb.Bridges),
+		Sysctls: mergeNames(a.Sysctls, b.Sysctls),
+		Bridges: mergeNames(a.Bridges, b.Bridges),
 	}
 }
 

@@ -15,16 +15,32 @@ import (
 // live state before the apply: the undo of every step is to bring that step's
 // object back to it. It is removed after success; found at start, it means an
 // apply was killed.
+//
+// Of the desired state it holds only the scope (the sysctls and bridges it
+// names): a rollback must look at them too, and needs nothing else of it.
+// With 100,000 links to create, the desired state was most of the journal.
 type journal struct {
 	PID     int        `json:"pid"`
 	Started time.Time  `json:"started"`
 	Netns   string     `json:"netns"`
 	Before  plan.State `json:"before"`
-	Desired plan.State `json:"desired"`
-	Steps   []string   `json:"steps"`
+	Scope   plan.Scope `json:"desired_scope"`
+	// Desired is read from the journal of an older netctl, for its scope.
+	Desired *plan.State `json:"desired,omitempty"`
+	Steps   []string    `json:"steps"`
 	// Confirming is set while an applied change waits for confirmation
 	// (apply --confirm-timeout): the journal is kept until then.
 	Confirming bool `json:"confirming,omitempty"`
+}
+
+// rollbackScope is what the rollback of this journal must look at:
+// everything the state before and the desired state name.
+func (j *journal) rollbackScope() plan.Scope {
+	scope := j.Scope
+	if j.Desired != nil {
+		scope = mergeScopes(scope, j.Desired.Scope())
+	}
+	return mergeScopes(j.Before.Scope(), scope)
 }
 
 func journalPath(dir, netns string) string {
