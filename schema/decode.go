@@ -2,6 +2,7 @@ package schema
 
 import (
 	"net/netip"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 )
@@ -41,25 +42,25 @@ var (
 
 type bridgeSrc struct {
 	b    Bridge
-	key  *yaml.Node // the bridge's name in the file
+	key  *node // the bridge's name in the file
 	path string
 
-	addr     *yaml.Node // nil: missing or wrong
-	addrSeen bool       // address was written (perhaps wrongly)
-	icc      *yaml.Node // set when written as a valid boolean
-	masq     *yaml.Node // likewise
-	ext      *yaml.Node // likewise, for a valid name
+	addr     *node // nil: missing or wrong
+	addrSeen bool  // address was written (perhaps wrongly)
+	icc      *node // set when written as a valid boolean
+	masq     *node // likewise
+	ext      *node // likewise, for a valid name
 	sources  []sourceSrc
-	srcNode  *yaml.Node // allowed_sources, when written
+	srcNode  *node // allowed_sources, when written
 	conts    []containerSrc
 	links    []linkSrc
 }
 
 type containerSrc struct {
 	c      Container
-	key    *yaml.Node
+	key    *node
 	path   string
-	addr   *yaml.Node // nil: missing or wrong
+	addr   *node // nil: missing or wrong
 	expose []portSrc
 	// exposeBroken: some written port was wrong (and reported).
 	exposeBroken bool
@@ -67,31 +68,31 @@ type containerSrc struct {
 
 type portSrc struct {
 	port Port
-	node *yaml.Node
+	node *node
 	path string
 }
 
 type sourceSrc struct {
 	prefix netip.Prefix
-	node   *yaml.Node
+	node   *node
 	path   string
 }
 
 type linkSrc struct {
 	l           Link
-	node        *yaml.Node
+	node        *node
 	path        string
-	from, to    *yaml.Node // nil: missing or wrong
+	from, to    *node // nil: missing or wrong
 	fromSeen    bool
 	toSeen      bool
-	alias       *yaml.Node
+	alias       *node
 	ports       []portSrc
-	portsNode   *yaml.Node // set when ports was written
-	portsBroken bool       // some written port was wrong
+	portsNode   *node // set when ports was written
+	portsBroken bool  // some written port was wrong
 }
 
 // config decodes the document and validates it.
-func (p *parser) config(doc *yaml.Node) *Config {
+func (p *parser) config(doc *node) *Config {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		p.add(doc, "", "empty document: expected a mapping with bridges and settings")
 		return nil
@@ -110,7 +111,7 @@ func (p *parser) config(doc *yaml.Node) *Config {
 	}
 	entries, _ := p.mapping(root, "", topFields, topSynonyms)
 	cfg := &Config{File: p.file, Firewall: true}
-	var firewall *yaml.Node // set when firewall: false is written
+	var firewall *node // set when firewall: false is written
 	var bridges []*bridgeSrc
 	for _, e := range entries {
 		if e.val == nil || isNull(e.val) {
@@ -142,7 +143,7 @@ func (p *parser) config(doc *yaml.Node) *Config {
 	return cfg
 }
 
-func (p *parser) bridges(n *yaml.Node, path string) []*bridgeSrc {
+func (p *parser) bridges(n *node, path string) []*bridgeSrc {
 	entries, _ := p.mapping(n, path, nil, nil)
 	var out []*bridgeSrc
 	for _, e := range entries {
@@ -167,7 +168,7 @@ func (p *parser) bridges(n *yaml.Node, path string) []*bridgeSrc {
 	return out
 }
 
-func (p *parser) bridge(bs *bridgeSrc, n *yaml.Node) {
+func (p *parser) bridge(bs *bridgeSrc, n *node) {
 	entries, ok := p.mapping(n, bs.path, bridgeFields, bridgeSynonyms)
 	if !ok {
 		bs.addrSeen = true
@@ -224,7 +225,7 @@ func (p *parser) bridge(bs *bridgeSrc, n *yaml.Node) {
 				if it == nil {
 					continue
 				}
-				ipath := index(e.path, i)
+				ipath := p.index(e.path, i)
 				if pr, ok := p.source(it, ipath); ok {
 					bs.sources = append(bs.sources, sourceSrc{prefix: pr, node: it, path: ipath})
 				}
@@ -236,11 +237,12 @@ func (p *parser) bridge(bs *bridgeSrc, n *yaml.Node) {
 			if !ok {
 				continue
 			}
+			bs.links = slices.Grow(bs.links, len(items))
 			for i, it := range items {
 				if it == nil {
 					continue
 				}
-				if ls, ok := p.link(it, index(e.path, i)); ok {
+				if ls, ok := p.link(it, p.index(e.path, i)); ok {
 					bs.links = append(bs.links, ls)
 				}
 			}
@@ -248,8 +250,9 @@ func (p *parser) bridge(bs *bridgeSrc, n *yaml.Node) {
 	}
 }
 
-func (p *parser) containers(bs *bridgeSrc, n *yaml.Node, path string) {
+func (p *parser) containers(bs *bridgeSrc, n *node, path string) {
 	entries, _ := p.mapping(n, path, nil, nil)
+	bs.conts = slices.Grow(bs.conts, len(entries))
 	for _, e := range entries {
 		cs := containerSrc{key: e.key, path: e.path}
 		cs.c.Name = e.name
@@ -286,13 +289,13 @@ func (p *parser) containers(bs *bridgeSrc, n *yaml.Node, path string) {
 			}
 		}
 		if !addrSeen {
-			p.add(e.key, child(e.path, "address"), "missing: every container needs an IPv4 address on its bridge, e.g. address: 172.17.0.2")
+			p.add(e.key, p.child(e.path, "address"), "missing: every container needs an IPv4 address on its bridge, e.g. address: 172.17.0.2")
 		}
 		bs.conts = append(bs.conts, cs)
 	}
 }
 
-func (p *parser) link(n *yaml.Node, path string) (linkSrc, bool) {
+func (p *parser) link(n *node, path string) (linkSrc, bool) {
 	ls := linkSrc{node: n, path: path}
 	if isNull(n) {
 		p.add(n, path, "empty link: expected a mapping with from and to")

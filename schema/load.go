@@ -51,9 +51,35 @@ type parser struct {
 	visits, limit int
 	tooBig        bool
 	cut           int
+
+	// quiet is set while the fast reader's tree is walked: a file with a
+	// problem is read again by yaml.v3 and walked again, so only whether
+	// there is a problem counts, and neither paths nor messages are made.
+	quiet bool
+
+	portBlock []Port // see copyPorts
+}
+
+// child and index are the paths of problems.go, or "" when quiet.
+func (p *parser) child(path, key string) string {
+	if p.quiet {
+		return ""
+	}
+	return child(path, key)
+}
+
+func (p *parser) index(path string, i int) string {
+	if p.quiet {
+		return ""
+	}
+	return index(path, i)
 }
 
 func (p *parser) addAt(line, col int, path, format string, args ...any) {
+	if p.quiet {
+		p.problems = append(p.problems, Problem{})
+		return
+	}
 	msg := fmt.Sprintf(format, args...)
 	// One problem, one line, whatever the input held.
 	msg = strings.Map(func(r rune) rune {
@@ -71,13 +97,22 @@ func (p *parser) addAt(line, col int, path, format string, args ...any) {
 	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, Path: path, Msg: msg})
 }
 
-func (p *parser) add(n *yaml.Node, path, format string, args ...any) {
-	p.addAt(n.Line, n.Column, path, format, args...)
+func (p *parser) add(n *node, path, format string, args ...any) {
+	p.addAt(int(n.Line), int(n.Column), path, format, args...)
 }
 
 func (p *parser) parse(data []byte) *Config {
 	if !p.checkText(data) {
 		return nil
+	}
+	if doc, ok := fastRead(data); ok {
+		p.quiet = true
+		if cfg := p.config(doc); len(p.problems) == 0 {
+			return cfg
+		}
+		// A file with problems is read again by yaml.v3: every message
+		// comes from the reference reader.
+		*p = parser{file: p.file, limit: p.limit}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -96,9 +131,9 @@ func (p *parser) parse(data []byte) *Config {
 	case err != nil:
 		p.syntaxError(err, data)
 	default:
-		p.add(&extra, "", "more than one document: netctl reads a single document")
+		p.addAt(extra.Line, extra.Column, "", "more than one document: netctl reads a single document")
 	}
-	return p.config(&doc)
+	return p.config(fromYAML(&doc))
 }
 
 // decode runs the YAML decoder, turning a panic inside it into an error so
@@ -280,7 +315,7 @@ var knownTags = map[string]bool{
 
 // resolve follows aliases and counts the walk. It returns nil, after
 // recording why, for a node that cannot be used.
-func (p *parser) resolve(n *yaml.Node, path string) *yaml.Node {
+func (p *parser) resolve(n *node, path string) *node {
 	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
 		if hops > 100 || n.Alias == nil {
 			p.add(n, path, "alias *%s leads nowhere", n.Value)
@@ -304,12 +339,12 @@ func (p *parser) resolve(n *yaml.Node, path string) *yaml.Node {
 	return n
 }
 
-func isNull(n *yaml.Node) bool {
+func isNull(n *node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
 // describe names what a node holds, for "expected X, got Y".
-func describe(n *yaml.Node) string {
+func describe(n *node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
@@ -334,7 +369,7 @@ func describe(n *yaml.Node) string {
 	return v
 }
 
-func (p *parser) expected(n *yaml.Node, path, want string) {
+func (p *parser) expected(n *node, path, want string) {
 	p.add(n, path, "expected %s, got %s", want, describe(n))
 }
 
@@ -342,20 +377,30 @@ func (p *parser) expected(n *yaml.Node, path, want string) {
 // is unusable, its problem already recorded).
 type entry struct {
 	name     string
-	key, val *yaml.Node
+	key, val *node
 	path     string
 }
 
 // mapping returns the entries of a mapping node in file order, recording
 // duplicate keys and, when fields is not nil, keys that are not fields. Only
 // the first of duplicate keys is returned.
-func (p *parser) mapping(n *yaml.Node, path string, fields []string, synonyms map[string]string) ([]entry, bool) {
+func (p *parser) mapping(n *node, path string, fields []string, synonyms map[string]string) ([]entry, bool) {
 	if n.Kind != yaml.MappingNode {
 		p.expected(n, path, "a mapping")
 		return nil, false
 	}
-	var out []entry
-	seen := make(map[string]*yaml.Node)
+	out := make([]entry, 0, len(n.Content)/2)
+	// Keys seen, for duplicates: a map only for large mappings (the
+	// containers of a bridge); most have a few keys.
+	var seen map[string]*node
+	var few [8]struct {
+		name string
+		key  *node
+	}
+	nfew := 0
+	if len(n.Content)/2 > len(few) {
+		seen = make(map[string]*node, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := p.resolve(n.Content[i], path)
 		if k == nil {
@@ -373,12 +418,28 @@ func (p *parser) mapping(n *yaml.Node, path string, fields []string, synonyms ma
 		if isNull(k) {
 			name = ""
 		}
-		kpath := child(path, name)
-		if first, dup := seen[name]; dup {
+		kpath := p.child(path, name)
+		var first *node
+		if seen != nil {
+			first = seen[name]
+		} else {
+			for _, f := range few[:nfew] {
+				if f.name == name {
+					first = f.key
+					break
+				}
+			}
+		}
+		if first != nil {
 			p.add(k, kpath, "duplicate key %q (first at line %d)", shorten(name), first.Line)
 			continue
 		}
-		seen[name] = k
+		if seen != nil {
+			seen[name] = k
+		} else {
+			few[nfew].name, few[nfew].key = name, k
+			nfew++
+		}
 		if fields != nil && !contains(fields, name) {
 			hint := didYouMean(name, fields)
 			if s, ok := synonyms[strings.ToLower(name)]; ok && hint == "" {
@@ -403,19 +464,19 @@ func contains(list []string, s string) bool {
 
 // sequence returns the items of a list node, resolved; unusable items are
 // nil.
-func (p *parser) sequence(n *yaml.Node, path string) ([]*yaml.Node, bool) {
+func (p *parser) sequence(n *node, path string) ([]*node, bool) {
 	if n.Kind != yaml.SequenceNode {
 		p.expected(n, path, "a list")
 		return nil, false
 	}
-	out := make([]*yaml.Node, len(n.Content))
+	out := make([]*node, len(n.Content))
 	for i, c := range n.Content {
-		out[i] = p.resolve(c, index(path, i))
+		out[i] = p.resolve(c, p.index(path, i))
 	}
 	return out, true
 }
 
-func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
+func (p *parser) boolean(n *node, path string) (bool, bool) {
 	var b bool
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
 		p.expected(n, path, "a boolean (true or false)")
@@ -424,7 +485,7 @@ func (p *parser) boolean(n *yaml.Node, path string) (bool, bool) {
 	return b, true
 }
 
-func (p *parser) integer(n *yaml.Node, path string) (int64, bool) {
+func (p *parser) integer(n *node, path string) (int64, bool) {
 	var v int64
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 		p.expected(n, path, "an integer")
@@ -439,7 +500,7 @@ func (p *parser) integer(n *yaml.Node, path string) (int64, bool) {
 
 // text returns a scalar's text. Any scalar will do (a container may be
 // named 1), except null.
-func (p *parser) text(n *yaml.Node, path string) (string, bool) {
+func (p *parser) text(n *node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		p.expected(n, path, "a string")
 		return "", false
@@ -449,7 +510,7 @@ func (p *parser) text(n *yaml.Node, path string) (string, bool) {
 
 // port reads one port: a string as ParsePort reads it, or a YAML integer,
 // which is a tcp port.
-func (p *parser) port(n *yaml.Node, path string) (Port, bool) {
+func (p *parser) port(n *node, path string) (Port, bool) {
 	if n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {
 		case "!!str":
@@ -474,7 +535,7 @@ func (p *parser) port(n *yaml.Node, path string) (Port, bool) {
 
 // ports reads a list of ports; entries that are wrong are left out, their
 // problems recorded.
-func (p *parser) ports(n *yaml.Node, path string) []portSrc {
+func (p *parser) ports(n *node, path string) []portSrc {
 	items, ok := p.sequence(n, path)
 	if !ok {
 		return nil
@@ -484,8 +545,8 @@ func (p *parser) ports(n *yaml.Node, path string) []portSrc {
 		if it == nil {
 			continue
 		}
-		if pt, ok := p.port(it, index(path, i)); ok {
-			out = append(out, portSrc{port: pt, node: it, path: index(path, i)})
+		if pt, ok := p.port(it, p.index(path, i)); ok {
+			out = append(out, portSrc{port: pt, node: it, path: p.index(path, i)})
 		}
 	}
 	return out

@@ -3,16 +3,15 @@ package schema
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // validate checks what involves more than one value and fills the defaults
 // that depend on other fields. firewall is the node of firewall: false, or
 // nil.
-func (p *parser) validate(cfg *Config, firewall *yaml.Node, bridges []*bridgeSrc) {
+func (p *parser) validate(cfg *Config, firewall *node, bridges []*bridgeSrc) {
 	names := make([]string, len(bridges))
 	for i, bs := range bridges {
 		names[i] = bs.b.Name
@@ -20,13 +19,13 @@ func (p *parser) validate(cfg *Config, firewall *yaml.Node, bridges []*bridgeSrc
 	var subnets []interval
 	for i, bs := range bridges {
 		if !bs.addrSeen {
-			p.add(bs.key, child(bs.path, "address"), "missing: every bridge needs its gateway address with prefix length, e.g. address: 172.17.0.1/16")
+			p.add(bs.key, p.child(bs.path, "address"), "missing: every bridge needs its gateway address with prefix length, e.g. address: 172.17.0.1/16")
 		}
 		if bs.addr != nil {
 			subnets = append(subnets, prefixInterval(bs.b.Address, i))
 		}
 		if bs.ext != nil && contains(names, bs.b.ExternalInterface) {
-			p.add(bs.ext, child(bs.path, "external_interface"), "%q is a bridge in this file: the external interface must be another interface", bs.b.ExternalInterface)
+			p.add(bs.ext, p.child(bs.path, "external_interface"), "%q is a bridge in this file: the external interface must be another interface", bs.b.ExternalInterface)
 		}
 		if !cfg.Firewall {
 			p.withoutFirewall(bs, firewall)
@@ -37,25 +36,25 @@ func (p *parser) validate(cfg *Config, firewall *yaml.Node, bridges []*bridgeSrc
 	}
 	overlaps(subnets, func(later, earlier int) {
 		l, e := bridges[later], bridges[earlier]
-		p.add(l.addr, child(l.path, "address"), "subnet %s overlaps the subnet %s of bridge %q", l.b.Address.Masked(), e.b.Address.Masked(), e.b.Name)
+		p.add(l.addr, p.child(l.path, "address"), "subnet %s overlaps the subnet %s of bridge %q", l.b.Address.Masked(), e.b.Address.Masked(), e.b.Name)
 	})
 }
 
 // withoutFirewall refuses what needs the firewall when firewall is false,
 // and turns the masquerade default off.
-func (p *parser) withoutFirewall(bs *bridgeSrc, firewall *yaml.Node) {
+func (p *parser) withoutFirewall(bs *bridgeSrc, firewall *node) {
 	off := fmt.Sprintf("firewall is false (line %d)", firewall.Line)
 	if bs.icc != nil && !bs.b.ICC {
-		p.add(bs.icc, child(bs.path, "icc"), "icc: false needs the firewall, but %s; Docker refuses the same combination", off)
+		p.add(bs.icc, p.child(bs.path, "icc"), "icc: false needs the firewall, but %s; Docker refuses the same combination", off)
 	}
 	switch {
 	case bs.masq == nil:
 		bs.b.Masquerade = false
 	case bs.b.Masquerade:
-		p.add(bs.masq, child(bs.path, "masquerade"), "masquerade: true needs the firewall, but %s", off)
+		p.add(bs.masq, p.child(bs.path, "masquerade"), "masquerade: true needs the firewall, but %s", off)
 	}
 	if bs.srcNode != nil && (len(bs.sources) > 0 || len(bs.srcNode.Content) > 0) {
-		p.add(bs.srcNode, child(bs.path, "allowed_sources"), "allowed_sources needs the firewall, but %s", off)
+		p.add(bs.srcNode, p.child(bs.path, "allowed_sources"), "allowed_sources needs the firewall, but %s", off)
 	}
 	for _, ls := range bs.links {
 		p.add(ls.node, ls.path, "links need the firewall, but %s", off)
@@ -79,7 +78,8 @@ func (p *parser) sources(bs *bridgeSrc) {
 }
 
 func (p *parser) containerChecks(bs *bridgeSrc) {
-	byAddr := make(map[netip.Addr]string)
+	byAddr := make(map[netip.Addr]string, len(bs.conts))
+	bs.b.Containers = slices.Grow(bs.b.Containers, len(bs.conts))
 	for _, cs := range bs.conts {
 		bs.b.Containers = append(bs.b.Containers, cs.c)
 		p.exposeOverlaps(cs.expose)
@@ -87,7 +87,7 @@ func (p *parser) containerChecks(bs *bridgeSrc) {
 			continue
 		}
 		a, subnet := cs.c.Address, bs.b.Address.Masked()
-		path := child(cs.path, "address")
+		path := p.child(cs.path, "address")
 		switch {
 		case !subnet.Contains(a):
 			p.add(cs.addr, path, "%s is outside the subnet %s of bridge %q", a, subnet, bs.b.Name)
@@ -154,6 +154,22 @@ func (e *exposed) covers(pt Port) bool {
 	return k > 0 && e.maxHi[k-1] >= iv.hi
 }
 
+// copyPorts returns a copy of ports (nil for none), cut from a block: a
+// link without ports opens every port its target exposes, and 100,000
+// such links would be 100,000 small allocations.
+func (p *parser) copyPorts(ports []Port) []Port {
+	if len(ports) == 0 {
+		return nil
+	}
+	if len(p.portBlock) < len(ports) {
+		p.portBlock = make([]Port, max(len(ports), 4096))
+	}
+	out := p.portBlock[:len(ports):len(ports)]
+	p.portBlock = p.portBlock[len(ports):]
+	copy(out, ports)
+	return out
+}
+
 func listPorts(ports []Port) string {
 	if len(ports) == 0 {
 		return "nothing"
@@ -172,41 +188,43 @@ func listPorts(ports []Port) string {
 
 func (p *parser) linkChecks(bs *bridgeSrc) {
 	conts := make(map[string]*containerSrc, len(bs.conts))
-	names := make([]string, len(bs.conts))
 	for i := range bs.conts {
 		cs := &bs.conts[i]
 		conts[cs.c.Name] = cs
-		names[i] = cs.c.Name
 	}
-	lookup := func(name string, n *yaml.Node, path string) *containerSrc {
+	lookup := func(name string, n *node, path string) *containerSrc {
 		cs := conts[name]
 		if cs == nil {
+			names := make([]string, len(bs.conts))
+			for i := range bs.conts {
+				names[i] = bs.conts[i].c.Name
+			}
 			p.add(n, path, "no container %q on bridge %q%s", shorten(name), bs.b.Name, didYouMean(name, names))
 		}
 		return cs
 	}
 	type pair struct{ a, b string }
-	links := make(map[pair]*linkSrc)
+	links := make(map[pair]*linkSrc, len(bs.links))
 	aliases := make(map[pair]*linkSrc)
 	expose := make(map[*containerSrc]*exposed)
 	for i := range bs.links {
 		ls := &bs.links[i]
 		var from, to *containerSrc
 		if !ls.fromSeen {
-			p.add(ls.node, child(ls.path, "from"), "missing: the container that opens connections")
+			p.add(ls.node, p.child(ls.path, "from"), "missing: the container that opens connections")
 		}
 		if !ls.toSeen {
-			p.add(ls.node, child(ls.path, "to"), "missing: the container whose ports the link opens")
+			p.add(ls.node, p.child(ls.path, "to"), "missing: the container whose ports the link opens")
 		}
 		if ls.from != nil {
-			from = lookup(ls.l.From, ls.from, child(ls.path, "from"))
+			from = lookup(ls.l.From, ls.from, p.child(ls.path, "from"))
 		}
 		if ls.to != nil {
-			to = lookup(ls.l.To, ls.to, child(ls.path, "to"))
+			to = lookup(ls.l.To, ls.to, p.child(ls.path, "to"))
 		}
 		if from != nil && to != nil {
 			if from == to {
-				p.add(ls.to, child(ls.path, "to"), "%s links to itself", shorten(ls.l.To))
+				p.add(ls.to, p.child(ls.path, "to"), "%s links to itself", shorten(ls.l.To))
 			}
 			if prev := links[pair{ls.l.From, ls.l.To}]; prev != nil {
 				p.add(ls.node, ls.path, "duplicate link %s → %s (first at line %d)", ls.l.From, ls.l.To, prev.node.Line)
@@ -216,7 +234,7 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 		}
 		if from != nil && ls.alias != nil {
 			if prev := aliases[pair{ls.l.From, ls.l.Alias}]; prev != nil {
-				p.add(ls.alias, child(ls.path, "alias"), "alias %q is already used by a link from %s (line %d)", ls.l.Alias, ls.l.From, prev.node.Line)
+				p.add(ls.alias, p.child(ls.path, "alias"), "alias %q is already used by a link from %s (line %d)", ls.l.Alias, ls.l.From, prev.node.Line)
 			} else {
 				aliases[pair{ls.l.From, ls.l.Alias}] = ls
 			}
@@ -227,13 +245,13 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 		}
 		if ls.portsNode == nil {
 			if len(to.c.Expose) == 0 && !to.exposeBroken && from != to {
-				p.add(ls.to, child(ls.path, "to"), "%s exposes no ports: the link would open nothing", shorten(ls.l.To))
+				p.add(ls.to, p.child(ls.path, "to"), "%s exposes no ports: the link would open nothing", shorten(ls.l.To))
 			}
-			ls.l.Ports = append([]Port(nil), to.c.Expose...)
+			ls.l.Ports = p.copyPorts(to.c.Expose)
 			continue
 		}
 		if len(ls.ports) == 0 && !ls.portsBroken {
-			p.add(ls.portsNode, child(ls.path, "ports"), "empty: the link would open nothing; leave ports out to open every port %s exposes", shorten(ls.l.To))
+			p.add(ls.portsNode, p.child(ls.path, "ports"), "empty: the link would open nothing; leave ports out to open every port %s exposes", shorten(ls.l.To))
 		}
 		ex := expose[to]
 		if ex == nil {
@@ -246,6 +264,7 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 			}
 		}
 	}
+	bs.b.Links = slices.Grow(bs.b.Links, len(bs.links))
 	for _, ls := range bs.links {
 		bs.b.Links = append(bs.b.Links, ls.l)
 	}
