@@ -320,11 +320,14 @@ func (s *setInfo) typeName() string {
 	return t
 }
 
+// elemSpan locates an element's key and comment in a text.
+type elemSpan struct{ k0, k1, c0, c1 int }
+
 // rawElem is one element as dumped: slices into the dump's buffers.
 type rawElem struct {
 	key, keyEnd []byte
 	end         bool // NFT_SET_ELEM_INTERVAL_END
-	comment     string
+	comment     []byte
 }
 
 func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
@@ -334,9 +337,22 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 	kt := si.kt
 	concat := len(kt.fields) > 1 || si.flags&nftSetConcat != 0
 	rbtree := si.flags&unix.NFT_SET_INTERVAL != 0 && !concat
-	var elems []plan.Element
 	var raws []rawElem // of an rbtree set, paired once all are read
-	var scratch []byte
+	// The keys and comments of all elements are written into one text
+	// (the handle's buffer, reused by the next read), made one string at
+	// the end: two allocations per set, not two per element.
+	text, spans := h.elemText[:0], h.elemSpans[:0]
+	defer func() { h.elemText, h.elemSpans = text[:0], spans[:0] }()
+	add := func(key, keyEnd, comment []byte) {
+		if cap(text)-len(text) < 512 {
+			text = slices.Grow(text, max(cap(text), 64<<10)) // doubling: append grows large slices by a quarter
+		}
+		k0 := len(text)
+		text = kt.renderKey(text, key, keyEnd)
+		c0 := len(text)
+		text = append(text, comment...)
+		spans = append(spans, elemSpan{k0, c0, c0, len(text)})
+	}
 	err := h.nft.dump(unix.NFT_MSG_GETSETELEM, familyInet, w, func(p []byte) error {
 		if len(p) < 4 {
 			return nil
@@ -346,15 +362,14 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 				return fmt.Errorf("element key of %d bytes in a set of %d-byte keys", len(r.key), kt.len)
 			}
 			if rbtree {
-				raws = append(raws, rawElem{key: bytes.Clone(r.key), end: r.end, comment: r.comment})
+				raws = append(raws, rawElem{key: bytes.Clone(r.key), end: r.end, comment: bytes.Clone(r.comment)})
 				return nil
 			}
 			end := r.keyEnd
 			if len(end) != kt.len {
 				end = r.key
 			}
-			scratch = kt.renderKey(scratch[:0], r.key, end)
-			elems = append(elems, plan.Element{Key: string(scratch), Comment: r.comment})
+			add(r.key, end, r.comment)
 			return nil
 		})
 	})
@@ -362,10 +377,20 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 		return nil, err
 	}
 	for _, r := range pairIntervals(raws, kt.len) {
-		scratch = kt.renderKey(scratch[:0], r.key, r.keyEnd)
-		elems = append(elems, plan.Element{Key: string(scratch), Comment: r.comment})
+		add(r.key, r.keyEnd, r.comment)
 	}
-	slices.SortFunc(elems, func(a, b plan.Element) int { return strings.Compare(a.Key, b.Key) })
+	all := string(text)
+	elems := make([]plan.Element, len(spans))
+	for i, sp := range spans {
+		elems[i] = plan.Element{Key: all[sp.k0:sp.k1], Comment: all[sp.c0:sp.c1]}
+	}
+	byKey := func(a, b plan.Element) int { return strings.Compare(a.Key, b.Key) }
+	if !slices.IsSortedFunc(elems, byKey) {
+		slices.SortFunc(elems, byKey)
+	}
+	if len(elems) == 0 {
+		return nil, nil
+	}
 	return elems, nil
 }
 
@@ -405,7 +430,7 @@ func forEachElement(b []byte, fn func(rawElem) error) error {
 				case unix.NFTA_SET_ELEM_FLAGS:
 					e.end = beU32(v)&unix.NFT_SET_ELEM_INTERVAL_END != 0
 				case unix.NFTA_SET_ELEM_USERDATA:
-					e.comment = udataString(v, udataElemComment)
+					e.comment = udataBytes(v, udataElemComment)
 				}
 			}
 			if ea.err != nil {

@@ -32,6 +32,10 @@ type Handle struct {
 	nl    *netlink.Handle
 	nft   *nftConn
 	setID uint32 // last set ID used in a batch
+
+	// Buffers of readElements, reused from one read to the next.
+	elemText  []byte
+	elemSpans []elemSpan
 }
 
 // Open binds to the named network namespace (/run/netns/NAME, as `ip netns

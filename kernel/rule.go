@@ -272,18 +272,25 @@ func commentUserdata(c string) []byte {
 }
 
 // udataString returns the string of type typ in nftnl userdata TLVs.
-func udataString(udata []byte, typ byte) string {
+func udataString(udata []byte, typ byte) string { return string(udataBytes(udata, typ)) }
+
+// udataBytes is udataString's text, in place.
+func udataBytes(udata []byte, typ byte) []byte {
 	for len(udata) >= 2 {
 		t, n := udata[0], int(udata[1])
 		if len(udata) < 2+n {
-			return ""
+			return nil
 		}
 		if t == typ {
-			return cstr(udata[2 : 2+n])
+			b := udata[2 : 2+n]
+			if i := bytes.IndexByte(b, 0); i >= 0 {
+				b = b[:i]
+			}
+			return b
 		}
 		udata = udata[2+n:]
 	}
-	return ""
+	return nil
 }
 
 // exprItem is one expression of a live rule: its name, its decoded form (nil
