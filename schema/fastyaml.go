@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"bytes"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -18,15 +17,15 @@ import (
 // memory: node values are slices of one copy of the file, nodes and their
 // children are allocated in blocks.
 
-// fastRead returns the document node of data, or ok false when data is not
-// in the subset it reads.
-func fastRead(data []byte) (doc *node, ok bool) {
-	if bytes.IndexByte(data, '\t') >= 0 || bytes.IndexByte(data, '\r') >= 0 ||
-		bytes.HasPrefix(data, []byte("\uFEFF")) ||
-		bytes.Contains(data, []byte("\u0085")) || bytes.Contains(data, []byte("\u2028")) || bytes.Contains(data, []byte("\u2029")) {
+// fastRead returns the document node of text, or ok false when text is not
+// in the subset it reads. Node values are slices of text.
+func fastRead(text string) (doc *node, ok bool) {
+	if strings.IndexByte(text, '\t') >= 0 || strings.IndexByte(text, '\r') >= 0 ||
+		strings.HasPrefix(text, "\uFEFF") ||
+		strings.Contains(text, "\u0085") || strings.Contains(text, "\u2028") || strings.Contains(text, "\u2029") {
 		return nil, false // tabs, other line breaks and the BOM are yaml.v3's
 	}
-	r := &fastReader{text: string(data), line: 1}
+	r := &fastReader{text: text, line: 1}
 	defer func() {
 		if e := recover(); e != nil {
 			if e != errNotFast {
@@ -42,7 +41,7 @@ func fastRead(data []byte) (doc *node, ok bool) {
 	if !r.eof() {
 		return nil, false
 	}
-	doc = r.newNode(yaml.DocumentNode, "", "", root.Line, root.Column)
+	doc = r.newNode(yaml.DocumentNode, tagNone, "", root.Line, root.Column)
 	doc.Content = []*node{root}
 	return doc, true
 }
@@ -81,7 +80,7 @@ func (r *fastReader) enter() {
 
 func (r *fastReader) leave() { r.depth-- }
 
-func (r *fastReader) newNode(kind yaml.Kind, tag, value string, line, col int32) *node {
+func (r *fastReader) newNode(kind yaml.Kind, tag tagID, value string, line, col int32) *node {
 	if len(r.nodes) == 0 {
 		r.nodes = make([]node, 1024)
 	}
@@ -192,7 +191,7 @@ func (r *fastReader) seqEntry(ind int) bool {
 func (r *fastReader) blockMapping(indent int) *node {
 	r.enter()
 	defer r.leave()
-	m := r.newNode(yaml.MappingNode, "!!map", "", int32(r.line), r.col())
+	m := r.newNode(yaml.MappingNode, tagMap, "", int32(r.line), r.col())
 	start := len(r.stack)
 	for {
 		k := r.key(false)
@@ -248,7 +247,7 @@ func (r *fastReader) value(indent int) *node {
 func (r *fastReader) blockSequence(indent int) *node {
 	r.enter()
 	defer r.leave()
-	s := r.newNode(yaml.SequenceNode, "!!seq", "", int32(r.line), r.col())
+	s := r.newNode(yaml.SequenceNode, tagSeq, "", int32(r.line), r.col())
 	start := len(r.stack)
 	for {
 		r.pos++ // the '-'
@@ -300,8 +299,7 @@ func (r *fastReader) inline() *node {
 func (r *fastReader) flowMapping() *node {
 	r.enter()
 	defer r.leave()
-	m := r.newNode(yaml.MappingNode, "!!map", "", int32(r.line), r.col())
-	m.Style = yaml.FlowStyle
+	m := r.newNode(yaml.MappingNode, tagMap, "", int32(r.line), r.col())
 	start := len(r.stack)
 	r.pos++ // '{'
 	r.skipSpaces()
@@ -332,8 +330,7 @@ func (r *fastReader) flowMapping() *node {
 func (r *fastReader) flowSequence() *node {
 	r.enter()
 	defer r.leave()
-	s := r.newNode(yaml.SequenceNode, "!!seq", "", int32(r.line), r.col())
-	s.Style = yaml.FlowStyle
+	s := r.newNode(yaml.SequenceNode, tagSeq, "", int32(r.line), r.col())
 	start := len(r.stack)
 	r.pos++ // '['
 	r.skipSpaces()
@@ -414,11 +411,7 @@ func (r *fastReader) scalar(flow bool) *node {
 		if i >= len(r.text) || c == '\'' && i+1 < len(r.text) && r.text[i+1] == '\'' {
 			giveUp()
 		}
-		n := r.newNode(yaml.ScalarNode, "!!str", r.text[r.pos:i], line, col)
-		n.Style = yaml.DoubleQuotedStyle
-		if c == '\'' {
-			n.Style = yaml.SingleQuotedStyle
-		}
+		n := r.newNode(yaml.ScalarNode, tagStr, r.text[r.pos:i], line, col)
 		r.pos = i + 1
 		return n
 	case '-':
@@ -454,26 +447,26 @@ func (r *fastReader) scalar(flow bool) *node {
 // plainTag resolves a plain scalar's tag as yaml.v3 does (its resolve
 // function, reached through yaml.Node.ShortTag), quickly for the common
 // cases: names, addresses, ports, booleans, small decimal integers.
-func plainTag(s string) string {
+func plainTag(s string) tagID {
 	c := s[0]
 	switch {
 	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
 		switch s {
 		case "true", "True", "TRUE", "false", "False", "FALSE":
-			return "!!bool"
+			return tagBool
 		case "null", "Null", "NULL":
-			return "!!null"
+			return tagNull
 		}
-		return "!!str"
+		return tagStr
 	case c == '_' || c == '/':
-		return "!!str"
+		return tagStr
 	case strings.IndexByte(s, '/') >= 0 || strings.Count(s, ".") >= 2:
 		// Neither an integer, a float nor a timestamp can hold those.
-		return "!!str"
+		return tagStr
 	case decimal(s):
-		return "!!int"
+		return tagInt
 	}
-	return (&yaml.Node{Kind: yaml.ScalarNode, Value: s}).ShortTag()
+	return tagOf((&yaml.Node{Kind: yaml.ScalarNode, Value: s}).ShortTag())
 }
 
 // decimal reports whether s is 0 or a decimal integer without a leading

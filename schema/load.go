@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"gopkg.in/yaml.v3"
 )
@@ -20,7 +21,9 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data)
+	// data is Load's alone and never changes: the config's strings may be
+	// slices of it rather than of a copy.
+	return parse(path, data, unsafe.String(unsafe.SliceData(data), len(data)))
 }
 
 // Parse parses and validates a netctl.yaml held in data; file names it in
@@ -28,8 +31,13 @@ func Load(path string) (*Config, error) {
 // an error holding every problem found, one line each, sorted by line then
 // column; Problems returns them one by one.
 func Parse(file string, data []byte) (*Config, error) {
+	return parse(file, data, string(data))
+}
+
+// parse is Parse, text being data as a string.
+func parse(file string, data []byte, text string) (*Config, error) {
 	p := &parser{file: file, limit: 2*len(data) + 10000}
-	cfg := p.parse(data)
+	cfg := p.parse(data, text)
 	if p.tooBig {
 		// What follows the cut saw a truncated tree: not worth reporting.
 		p.problems = p.problems[:p.cut]
@@ -58,6 +66,9 @@ type parser struct {
 	quiet bool
 
 	portBlock []Port // see copyPorts
+
+	// otherTags holds the tags of tagOther nodes (fromYAML).
+	otherTags map[*node]string
 }
 
 // child and index are the paths of problems.go, or "" when quiet.
@@ -101,11 +112,11 @@ func (p *parser) add(n *node, path, format string, args ...any) {
 	p.addAt(int(n.Line), int(n.Column), path, format, args...)
 }
 
-func (p *parser) parse(data []byte) *Config {
+func (p *parser) parse(data []byte, text string) *Config {
 	if !p.checkText(data) {
 		return nil
 	}
-	if doc, ok := fastRead(data); ok {
+	if doc, ok := fastRead(text); ok {
 		p.quiet = true
 		if cfg := p.config(doc); len(p.problems) == 0 {
 			return cfg
@@ -133,7 +144,7 @@ func (p *parser) parse(data []byte) *Config {
 	default:
 		p.addAt(extra.Line, extra.Column, "", "more than one document: netctl reads a single document")
 	}
-	return p.config(fromYAML(&doc))
+	return p.config(p.fromYAML(&doc))
 }
 
 // decode runs the YAML decoder, turning a panic inside it into an error so
@@ -317,11 +328,11 @@ var knownTags = map[string]bool{
 // recording why, for a node that cannot be used.
 func (p *parser) resolve(n *node, path string) *node {
 	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
-		if hops > 100 || n.Alias == nil {
+		if hops > 100 || n.alias() == nil {
 			p.add(n, path, "alias *%s leads nowhere", n.Value)
 			return nil
 		}
-		n = n.Alias
+		n = n.alias()
 	}
 	if n == nil || p.tooBig {
 		return nil
@@ -332,7 +343,7 @@ func (p *parser) resolve(n *node, path string) *node {
 		p.cut = len(p.problems)
 		return nil
 	}
-	if tag := n.ShortTag(); !knownTags[tag] {
+	if tag := p.tagText(n); !knownTags[tag] {
 		p.add(n, path, "unsupported YAML tag %s", shorten(tag))
 		return nil
 	}

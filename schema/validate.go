@@ -2,7 +2,6 @@ package schema
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -78,9 +77,10 @@ func (p *parser) sources(bs *bridgeSrc) {
 }
 
 func (p *parser) containerChecks(bs *bridgeSrc) {
-	byAddr := make(map[netip.Addr]string, len(bs.conts))
+	// By address (IPv4, as hostAddr reads them), the container's index.
+	byAddr := make(map[[4]byte]int32, len(bs.conts))
 	bs.b.Containers = slices.Grow(bs.b.Containers, len(bs.conts))
-	for _, cs := range bs.conts {
+	for i, cs := range bs.conts {
 		bs.b.Containers = append(bs.b.Containers, cs.c)
 		p.exposeOverlaps(cs.expose)
 		if cs.addr == nil || bs.addr == nil {
@@ -98,10 +98,10 @@ func (p *parser) containerChecks(bs *bridgeSrc) {
 		case a == lastAddr(subnet):
 			p.add(cs.addr, path, "%s is the broadcast address of %s", a, subnet)
 		default:
-			if other, dup := byAddr[a]; dup {
-				p.add(cs.addr, path, "%s is already the address of container %q", a, other)
+			if other, dup := byAddr[a.As4()]; dup {
+				p.add(cs.addr, path, "%s is already the address of container %q", a, bs.conts[other].c.Name)
 			} else {
-				byAddr[a] = cs.c.Name
+				byAddr[a.As4()] = int32(i)
 			}
 		}
 	}
@@ -187,24 +187,26 @@ func listPorts(ports []Port) string {
 }
 
 func (p *parser) linkChecks(bs *bridgeSrc) {
-	conts := make(map[string]*containerSrc, len(bs.conts))
+	// Containers by name (names are unique: mapping drops repeated keys),
+	// their index; links by the indexes of their two containers.
+	conts := make(map[string]int32, len(bs.conts))
 	for i := range bs.conts {
-		cs := &bs.conts[i]
-		conts[cs.c.Name] = cs
+		conts[bs.conts[i].c.Name] = int32(i)
 	}
 	lookup := func(name string, n *node, path string) *containerSrc {
-		cs := conts[name]
-		if cs == nil {
+		i, ok := conts[name]
+		if !ok {
 			names := make([]string, len(bs.conts))
 			for i := range bs.conts {
 				names[i] = bs.conts[i].c.Name
 			}
 			p.add(n, path, "no container %q on bridge %q%s", shorten(name), bs.b.Name, didYouMean(name, names))
+			return nil
 		}
-		return cs
+		return &bs.conts[i]
 	}
 	type pair struct{ a, b string }
-	links := make(map[pair]*linkSrc, len(bs.links))
+	links := make(map[[2]int32]*linkSrc, len(bs.links))
 	aliases := make(map[pair]*linkSrc)
 	expose := make(map[*containerSrc]*exposed)
 	for i := range bs.links {
@@ -226,10 +228,11 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 			if from == to {
 				p.add(ls.to, p.child(ls.path, "to"), "%s links to itself", shorten(ls.l.To))
 			}
-			if prev := links[pair{ls.l.From, ls.l.To}]; prev != nil {
+			key := [2]int32{conts[ls.l.From], conts[ls.l.To]}
+			if prev := links[key]; prev != nil {
 				p.add(ls.node, ls.path, "duplicate link %s → %s (first at line %d)", ls.l.From, ls.l.To, prev.node.Line)
 			} else {
-				links[pair{ls.l.From, ls.l.To}] = ls
+				links[key] = ls
 			}
 		}
 		if from != nil && ls.alias != nil {
