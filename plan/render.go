@@ -134,7 +134,7 @@ func (t *textWriter) change(c *Change) {
 		t.str("  ")
 		t.sign(c.Action)
 	}
-	t.str(" " + escapeText(c.Type) + " " + strconv.Quote(c.Name) + " {")
+	t.str(" " + escapeText(c.Type) + " " + quote(c.Name) + " {")
 	attrs := attributes(c)
 	if len(attrs) == 0 {
 		t.str("}\n\n")
@@ -352,7 +352,7 @@ type attribute struct {
 
 var null = value{null: true}
 
-func str(s string) value        { return value{scalar: strconv.Quote(s)} }
+func str(s string) value        { return value{scalar: quote(s)} }
 func num(n int) value           { return value{scalar: strconv.Itoa(n)} }
 func boolean(b bool) value      { return value{scalar: strconv.FormatBool(b)} }
 func list(items []string) value { return value{isList: true, list: quoteAll(items)} }
@@ -360,9 +360,20 @@ func list(items []string) value { return value{isList: true, list: quoteAll(item
 func quoteAll(items []string) []string {
 	out := make([]string, len(items))
 	for i, s := range items {
-		out[i] = strconv.Quote(s)
+		out[i] = quote(s)
 	}
 	return out
+}
+
+// quote is strconv.Quote, quicker for the printable ASCII of addresses and
+// keys, which it only has to wrap in quotes.
+func quote(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return strconv.Quote(s)
+		}
+	}
+	return `"` + s + `"`
 }
 
 // attributes returns what the text shows of a change, in name order: every
@@ -588,7 +599,11 @@ func escapeLines(s string) string {
 // escapeText writes s as is when every rune is printable, and quoted with
 // escapes otherwise: text from the kernel never reaches a terminal raw.
 func escapeText(s string) string {
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+	ascii := true
+	for i := 0; i < len(s) && ascii; i++ {
+		ascii = s[i] >= 0x20 && s[i] <= 0x7e
+	}
+	if ascii || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
 		return s
 	}
 	q := strconv.Quote(s)
