@@ -85,7 +85,7 @@ func emptyNS(b *testing.B, ns string, links int) {
 	b.Helper()
 	_ = exec.Command("ip", "netns", "del", ns).Run()
 	nstest.Run(b, "ip", "netns", "add", ns)
-	time.Sleep(time.Duration(links/1000) * 3 * time.Millisecond)
+	time.Sleep(50*time.Millisecond + time.Duration(links/1000)*3*time.Millisecond)
 }
 
 // BenchmarkNetctlProcess:

@@ -150,3 +150,49 @@ func BenchmarkNftListRuleset(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSyncFirewallOneElement: the batch of one link element added to,
+// or removed from, a set of 10,000 (what apply writes for one link), to set
+// against BenchmarkSyncFirewall/10000 (the whole table).
+func BenchmarkSyncFirewallOneElement(b *testing.B) {
+	const n = 10000
+	h, _ := openNS(b)
+	base := linksFirewall(n)
+	more := linksFirewall(n)
+	more.Sets[1].Elements = append(slices.Clone(more.Sets[1].Elements),
+		plan.Element{Key: "192.0.2.1 . 172.17.0.2 . tcp . 53", Comment: "bridge.docker0.link.new->db"})
+	plan.SortElements(more.Sets[1].Elements)
+	if err := h.SyncFirewall(nil, base); err != nil {
+		b.Fatal(err)
+	}
+	count := func(b *testing.B) int {
+		b.Helper()
+		return len(read(b, h, plan.Scope{}).Firewall.Set(plan.SetLinks).Elements)
+	}
+	for _, c := range []struct {
+		name     string
+		from, to *plan.Firewall
+	}{{"add", base, more}, {"remove", more, base}} {
+		b.Run(fmt.Sprintf("%s/links=%d", c.name, n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				if err := h.SyncFirewall(read(b, h, plan.Scope{}).Firewall, c.from); err != nil { // back, untimed
+					b.Fatal(err)
+				}
+				want := len(c.to.Sets[1].Elements)
+				if got := count(b); got == want {
+					b.Fatalf("%d elements before the write: nothing to do", got)
+				}
+				b.StartTimer()
+				if err := h.SyncFirewall(c.from, c.to); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if got := count(b); got != want {
+					b.Fatalf("%d elements after the write, want %d", got, want)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
