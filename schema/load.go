@@ -48,7 +48,7 @@ func parse(file string, data []byte, text string) (*Config, error) {
 	return cfg, nil
 }
 
-// parser gathers problems while walking the yaml.Node tree.
+// parser gathers problems while walking the tree of nodes.
 type parser struct {
 	file     string
 	problems []Problem
