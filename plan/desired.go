@@ -3,7 +3,6 @@ package plan
 import (
 	"net/netip"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -128,7 +127,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 			text = append(text, "->"...)
 			text = append(text, l.To...) // LinkAddress
 			c1 := len(text)
-			for _, p := range mergePorts(l.Ports) {
+			for _, p := range schema.MergePorts(l.Ports) {
 				k0 := len(text)
 				text = appendAddr(text, from.Address)
 				text = append(text, " . "...)
@@ -209,31 +208,6 @@ func appendPort(b []byte, p schema.Port) []byte {
 		b = strconv.AppendUint(b, uint64(p.Last), 10)
 	}
 	return b
-}
-
-// mergePorts sorts ports and merges overlapping or adjacent ranges of one
-// protocol: an interval set refuses overlapping elements. The result may be
-// ports itself: it is only read.
-func mergePorts(ports []schema.Port) []schema.Port {
-	if len(ports) <= 1 {
-		return ports
-	}
-	ps := slices.Clone(ports)
-	sort.Slice(ps, func(i, j int) bool {
-		if ps[i].Proto != ps[j].Proto {
-			return ps[i].Proto < ps[j].Proto
-		}
-		return ps[i].First < ps[j].First
-	})
-	var out []schema.Port
-	for _, p := range ps {
-		if n := len(out); n > 0 && out[n-1].Proto == p.Proto && int(p.First) <= int(out[n-1].Last)+1 {
-			out[n-1].Last = max(out[n-1].Last, p.Last)
-			continue
-		}
-		out = append(out, p)
-	}
-	return out
 }
 
 // SortElements sorts elements by key, the order Read returns them in.

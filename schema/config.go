@@ -6,6 +6,7 @@ package schema
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 )
 
 // DefaultFile is the file netctl reads when -f is not given.
@@ -83,4 +84,31 @@ func (b *Bridge) Container(name string) (Container, bool) {
 		}
 	}
 	return Container{}, false
+}
+
+// MergePorts sorts ports by protocol (tcp, udp, sctp) and number and merges
+// overlapping or adjacent ranges of one protocol: an interval set refuses
+// overlapping elements, and the loader refuses overlapping expose entries.
+// The result may be ports itself: it is only read.
+func MergePorts(ports []Port) []Port {
+	if len(ports) <= 1 {
+		return ports
+	}
+	rank := func(proto string) int { return slices.Index([]string{"tcp", "udp", "sctp"}, proto) }
+	ps := slices.Clone(ports)
+	slices.SortFunc(ps, func(a, b Port) int {
+		if a.Proto != b.Proto {
+			return rank(a.Proto) - rank(b.Proto)
+		}
+		return int(a.First) - int(b.First)
+	})
+	out := ps[:1]
+	for _, p := range ps[1:] {
+		if last := &out[len(out)-1]; last.Proto == p.Proto && int(p.First) <= int(last.Last)+1 {
+			last.Last = max(last.Last, p.Last)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

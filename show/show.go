@@ -436,7 +436,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 	for _, n := range names {
 		v.Containers = append(v.Containers, Entry[ContainerName, Container]{
 			Name:  ContainerName(n),
-			Value: Container{Address: HostAddress(fa.containers[n].String()), Expose: portList(mergePorts(exposed[n]))},
+			Value: Container{Address: HostAddress(fa.containers[n].String()), Expose: portList(schema.MergePorts(exposed[n]))},
 		})
 	}
 	sort.Slice(pairs, func(i, j int) bool {
@@ -446,7 +446,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 		return pairs[i][1] < pairs[j][1]
 	})
 	for _, pair := range pairs {
-		v.Links = append(v.Links, Link{From: ContainerName(pair[0]), To: ContainerName(pair[1]), Ports: portList(mergePorts(fa.links[pair]))})
+		v.Links = append(v.Links, Link{From: ContainerName(pair[0]), To: ContainerName(pair[1]), Ports: portList(schema.MergePorts(fa.links[pair]))})
 	}
 	return e, true
 }
@@ -455,28 +455,6 @@ func portList(ps []schema.Port) Flow[Port] {
 	var out Flow[Port]
 	for _, p := range ps {
 		out = append(out, Port(p.String()))
-	}
-	return out
-}
-
-// mergePorts sorts ports by protocol and number and merges overlapping or
-// adjacent ranges, as the loader wants a container's expose list.
-func mergePorts(ports []schema.Port) []schema.Port {
-	ps := slices.Clone(ports)
-	rank := func(proto string) int { return slices.Index([]string{"tcp", "udp", "sctp"}, proto) }
-	sort.Slice(ps, func(i, j int) bool {
-		if ps[i].Proto != ps[j].Proto {
-			return rank(ps[i].Proto) < rank(ps[j].Proto)
-		}
-		return ps[i].First < ps[j].First
-	})
-	var out []schema.Port
-	for _, p := range ps {
-		if n := len(out); n > 0 && out[n-1].Proto == p.Proto && int(p.First) <= int(out[n-1].Last)+1 {
-			out[n-1].Last = max(out[n-1].Last, p.Last)
-			continue
-		}
-		out = append(out, p)
 	}
 	return out
 }
