@@ -7,9 +7,14 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// netctlStateDir is apply.DefaultStateDir (not imported: nstest is below
+// every package it serves).
+const netctlStateDir = "/run/netctl"
 
 // RequireRoot skips the test, with the reason, when not running as root.
 func RequireRoot(t testing.TB) {
@@ -30,6 +35,11 @@ func New(t testing.TB) string {
 	Run(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "netns", "del", name).Run()
+		// netctl's per-namespace lock (and a journal a failed test may
+		// leave) would outlive the namespace in /run/netctl.
+		for _, ext := range []string{".lock", ".journal", ".journal.tmp", ".confirm"} {
+			_ = os.Remove(filepath.Join(netctlStateDir, name+ext))
+		}
 	})
 	Run(t, "ip", "-n", name, "link", "set", "lo", "up")
 	return name
