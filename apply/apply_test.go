@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/netctl/netctl/apply"
 	"github.com/netctl/netctl/internal/nstest"
@@ -239,4 +241,28 @@ func TestJournalRecovery(t *testing.T) {
 	if got := snapshot(t, ns, k, desired.Scope()); got != before {
 		t.Fatalf("recovery did not restore the state:\nbefore:\n%s\nafter:\n%s", before, got)
 	}
+}
+
+func TestSecondApplyWaitsThenNamesTheHolder(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns, k := setup(t)
+	opts := apply.Options{Netns: ns, StateDir: t.TempDir(), LockWait: 200 * time.Millisecond}
+	first, err := apply.Begin(k, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := apply.Begin(k, opts); err == nil ||
+		!strings.Contains(err.Error(), "holds the lock") || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+		t.Fatalf("second Begin: want a lock error naming pid %d, got %v", os.Getpid(), err)
+	}
+	if waited := time.Since(start); waited < opts.LockWait {
+		t.Fatalf("gave up after %s, before the %s wait", waited, opts.LockWait)
+	}
+	first.Close()
+	second, err := apply.Begin(k, opts)
+	if err != nil {
+		t.Fatalf("after the holder let go: %v", err)
+	}
+	second.Close()
 }
