@@ -117,18 +117,23 @@ func (t *Txn) recover() error {
 	return removeJournal(t.journal)
 }
 
-// Read returns the live state for the desired state's scope.
-func (t *Txn) Read(desired plan.State) (plan.State, error) {
-	return t.k.Read(desired.Scope())
+// Plan reads the live state and diffs the desired state against it, under
+// the transaction's lock: the plan shown is the plan Apply runs.
+func (t *Txn) Plan(desired plan.State) (*plan.Plan, error) {
+	return Plan(t.k, desired, t.opts)
 }
 
-// Plan reads the live state and diffs the desired state against it.
-func (t *Txn) Plan(desired plan.State) (*plan.Plan, error) {
-	live, err := t.Read(desired)
+// PlanSaved plans a saved plan file's desired state, and refuses it when the
+// live state is no longer the one the file was made against.
+func (t *Txn) PlanSaved(f plan.File) (*plan.Plan, error) {
+	p, err := t.Plan(f.Desired)
 	if err != nil {
 		return nil, err
 	}
-	return plan.Diff(desired, live), nil
+	if plan.Fingerprint(p.Live) != f.Fingerprint {
+		return nil, staleError(f.Live, p.Live)
+	}
+	return p, nil
 }
 
 // StepError is the failure of one step of an apply.

@@ -41,12 +41,12 @@ func stepsFor(target, live plan.State) []step {
 			on = append(on, s)
 		}
 	}
-	if firewallDiffers(target.Firewall, live.Firewall) {
+	if !plan.FirewallsEqual(target.Firewall, live.Firewall) {
 		from, to := live.Firewall, restorable(target.Firewall)
 		fw = append(fw, step{name: "firewall", kind: plan.TypeTable,
 			do: func(k Kernel) error { return k.SyncFirewall(from, to) }})
 	}
-	names := slices.Sorted(maps.Keys(unionKeys(target.Bridges, live.Bridges)))
+	names := plan.Names(target.Bridges, live.Bridges)
 	var deletes []step
 	for _, name := range names {
 		want, inTarget := target.Bridges[name]
@@ -121,24 +121,9 @@ func restorable(f *plan.Firewall) *plan.Firewall {
 	return &out
 }
 
-func firewallDiffers(a, b *plan.Firewall) bool {
-	return !plan.FirewallsEqual(a, b)
-}
-
 func ptrIf[T any](v T, ok bool) *T {
 	if !ok {
 		return nil
 	}
 	return &v
-}
-
-func unionKeys[V any](a, b map[string]V) map[string]struct{} {
-	u := make(map[string]struct{}, len(a)+len(b))
-	for k := range a {
-		u[k] = struct{}{}
-	}
-	for k := range b {
-		u[k] = struct{}{}
-	}
-	return u
 }

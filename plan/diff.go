@@ -50,7 +50,7 @@ func diffSysctls(desired, live map[string]string) []Change {
 
 func diffBridges(desired, live map[string]Bridge) []Change {
 	var cs []Change
-	names := slices.Sorted(maps.Keys(union(desired, live)))
+	names := Names(desired, live)
 	for _, name := range names {
 		want, inFile := desired[name]
 		have, exists := live[name]
@@ -79,7 +79,8 @@ func BridgeEqual(a, b Bridge) bool {
 		a.Owner == b.Owner && slices.Equal(a.Addresses, b.Addresses)
 }
 
-func union[V any](a, b map[string]V) map[string]struct{} {
+// Names returns the keys of both maps, sorted: the objects either state has.
+func Names[V any](a, b map[string]V) []string {
 	u := make(map[string]struct{}, len(a)+len(b))
 	for k := range a {
 		u[k] = struct{}{}
@@ -87,7 +88,7 @@ func union[V any](a, b map[string]V) map[string]struct{} {
 	for k := range b {
 		u[k] = struct{}{}
 	}
-	return u
+	return slices.Sorted(maps.Keys(u))
 }
 
 func diffFirewall(desired, live *Firewall) []Change {

@@ -128,16 +128,15 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	defer txn.Close()
 
 	res := applyResult{Recovered: txn.Recovered}
-	p, err := txn.Plan(desired)
+	var p *plan.Plan
+	if saved != nil {
+		p, err = txn.PlanSaved(*saved)
+	} else {
+		p, err = txn.Plan(desired)
+	}
 	if err != nil {
 		return err
 	}
-	if saved != nil {
-		if fp := plan.Fingerprint(p.Live); fp != saved.Fingerprint {
-			return staleError(saved.Live, p.Live)
-		}
-	}
-	p.Warnings = warnings(k, f.netns)
 	if p.Empty() {
 		if !f.json {
 			return p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file})
@@ -195,26 +194,6 @@ func writeResult(res applyResult) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)
-}
-
-// staleError names what changed in the live state since a saved plan.
-func staleError(then, now plan.State) error {
-	d := plan.Diff(then, now)
-	what := ""
-	for i, c := range d.Changes {
-		if i == 5 {
-			what += fmt.Sprintf(", and %d more", len(d.Changes)-5)
-			break
-		}
-		if i > 0 {
-			what += ", "
-		}
-		what += c.Address
-	}
-	if what == "" {
-		what = "objects netctl owns"
-	}
-	return fmt.Errorf("saved plan is stale: the live state changed since the plan was made (%s); run netctl plan again", what)
 }
 
 // awaitConfirmation keeps the change only if confirmed in time.

@@ -56,23 +56,6 @@ func txnOptions(netns string) apply.Options {
 	return apply.Options{Netns: netns, LockWait: lockWait, Log: os.Stderr}
 }
 
-// warnings are the facts that may defeat a plan: drop policies elsewhere on
-// the forward hook, an interrupted apply.
-func warnings(k *kernel.Handle, netns string) []string {
-	var ws []string
-	if j := apply.JournalPending(apply.Options{Netns: netns}); j != "" {
-		ws = append(ws, j+": the next apply rolls it back before anything else.")
-	}
-	drops, err := k.ForwardDropPolicies()
-	if err != nil {
-		ws = append(ws, "could not read other tables' forward chains: "+err.Error())
-	}
-	for _, d := range drops {
-		ws = append(ws, d+": it drops forwarded packets that netctl accepts (every base chain on the hook must accept).")
-	}
-	return ws
-}
-
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netctl/netctl/apply"
 	"github.com/netctl/netctl/plan"
 )
 
@@ -36,16 +37,14 @@ Exit status: 0 success, 1 error; with --detailed-exitcode 0 no changes,
 				return err
 			}
 			defer k.Close()
-			live, err := k.Read(desired.Scope())
+			p, err := apply.Plan(k, desired, txnOptions(t.netns))
 			if err != nil {
 				return err
 			}
-			p := plan.Diff(desired, live)
 			recordPlan(c, p) // for --metrics-file
-			p.Warnings = warnings(k, t.netns)
 			if out != "" {
-				f := plan.File{Source: t.file, Netns: t.netns, Fingerprint: plan.Fingerprint(live),
-					Desired: desired, Live: live, Changes: p.Changes}
+				f := plan.File{Source: t.file, Netns: t.netns, Fingerprint: plan.Fingerprint(p.Live),
+					Desired: desired, Live: p.Live, Changes: p.Changes}
 				if err := plan.WriteFile(out, f); err != nil {
 					return err
 				}

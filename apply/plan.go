@@ -1,0 +1,62 @@
+package apply
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/netctl/netctl/plan"
+)
+
+// dropPolicyReader is what a Kernel may also tell: base chains of other
+// tables whose drop policy defeats netctl's accepts.
+type dropPolicyReader interface {
+	ForwardDropPolicies() ([]string, error)
+}
+
+// Plan reads the live state for desired, diffs it, and adds the warnings:
+// facts that may defeat the plan. It takes no lock: a plan only reads.
+func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
+	live, err := k.Read(desired.Scope())
+	if err != nil {
+		return nil, err
+	}
+	p := plan.Diff(desired, live)
+	p.Warnings = warnings(k, opts)
+	return p, nil
+}
+
+func warnings(k Kernel, opts Options) []string {
+	var ws []string
+	if j := JournalPending(opts); j != "" {
+		ws = append(ws, j+": the next apply rolls it back before anything else.")
+	}
+	d, ok := k.(dropPolicyReader)
+	if !ok {
+		return ws
+	}
+	drops, err := d.ForwardDropPolicies()
+	if err != nil {
+		ws = append(ws, "could not read other tables' forward chains: "+err.Error())
+	}
+	for _, drop := range drops {
+		ws = append(ws, drop+": it drops forwarded packets that netctl accepts (every base chain on the hook must accept).")
+	}
+	return ws
+}
+
+// staleError names what changed in the live state since a saved plan.
+func staleError(then, now plan.State) error {
+	var what []string
+	for _, c := range plan.Diff(then, now).Changes {
+		if len(what) == 5 {
+			what = append(what, "and more")
+			break
+		}
+		what = append(what, c.Address)
+	}
+	if len(what) == 0 {
+		what = []string{"objects netctl owns"}
+	}
+	return fmt.Errorf("saved plan is stale: the live state changed since the plan was made (%s); run netctl plan again",
+		strings.Join(what, ", "))
+}
