@@ -82,9 +82,6 @@ func (w *attrWriter) data(typ uint16, value []byte) {
 	w.end(off)
 }
 
-// attrSize is the size of an attribute carrying n bytes, padding included.
-func attrSize(n int) int { return nlaHeaderLen + nlaAlign(n) }
-
 // attrs iterates over netlink attributes in place.
 type attrs struct {
 	b   []byte

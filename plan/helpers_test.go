@@ -163,18 +163,3 @@ func comments(c *Chain) []string {
 	}
 	return out
 }
-
-func ruleByComment(t *testing.T, fw *Firewall, chain, comment string) Rule {
-	t.Helper()
-	c := fw.Chain(chain)
-	if c == nil {
-		t.Fatalf("no chain %s", chain)
-	}
-	for _, r := range c.Rules {
-		if r.Comment == comment {
-			return r
-		}
-	}
-	t.Fatalf("no rule %q in chain %s; have %q", comment, chain, comments(c))
-	return Rule{}
-}

@@ -79,11 +79,6 @@ func protoIndex(proto string) uint64 {
 	return uint64(len(protocols))
 }
 
-// contains reports whether p lies inside q.
-func (q Port) contains(p Port) bool {
-	return p.Proto == q.Proto && q.First <= p.First && p.Last <= q.Last
-}
-
 // interval is a closed range of a totally ordered key space, for overlap
 // detection among many items in O(n log n).
 type interval struct {
