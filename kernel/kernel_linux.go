@@ -29,6 +29,7 @@ type Handle struct {
 	mu    sync.Mutex
 	netns string
 	nsfd  int // -1 for the process's own namespace
+	id    plan.NamespaceID
 	nl    *netlink.Handle
 	nft   *nftConn
 	setID uint32 // last set ID used in a batch
@@ -41,6 +42,9 @@ type Handle struct {
 // Open binds to the named network namespace (/run/netns/NAME, as `ip netns
 // add` makes it); "" means the calling process's namespace.
 func Open(name string) (*Handle, error) {
+	if err := CheckNetnsName(name); err != nil {
+		return nil, err
+	}
 	h := &Handle{netns: name, nsfd: -1}
 	nsfd := 0
 	if name != "" {
@@ -54,6 +58,15 @@ func Open(name string) (*Handle, error) {
 		h.nsfd, nsfd = int(ns), int(ns)
 	}
 	var err error
+	if h.nsfd >= 0 {
+		h.id, err = namespaceIDOf(h.nsfd)
+	} else {
+		h.id, err = currentNamespaceID()
+	}
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("identity of %s: %w", h.where(), err)
+	}
 	if name == "" {
 		h.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 	} else {

@@ -1,0 +1,60 @@
+package kernel
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/netctl/netctl/plan"
+)
+
+// CheckNetnsName accepts exactly the names `ip netns add` makes: a file name
+// in /run/netns, so no "/", not "." or "..", and nothing that is not
+// printable ASCII. "" means the current namespace. Anything else is refused
+// before a file is opened: a path would reach any namespace (../../proc/1/ns/net
+// is the host's), and two spellings of one namespace would get two locks.
+func CheckNetnsName(name string) error {
+	if name == "" {
+		return nil
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("--netns %q: %s (a name as `ip netns add NAME` makes it, in /run/netns)", name, why)
+	}
+	switch {
+	case name == "." || name == "..":
+		return bad("not a namespace name")
+	case strings.ContainsRune(name, '/'):
+		return bad("a name, not a path, is expected")
+	case len(name) > 255:
+		return bad("longer than a file name may be")
+	}
+	for _, r := range name {
+		if r <= ' ' || r > '~' {
+			return bad("only printable ASCII without spaces is accepted")
+		}
+	}
+	return nil
+}
+
+// namespaceIDOf reads the identity of an open namespace file descriptor.
+func namespaceIDOf(fd int) (plan.NamespaceID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return plan.NamespaceID{}, err
+	}
+	return plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// currentNamespaceID is the identity of the calling process's namespace.
+func currentNamespaceID() (plan.NamespaceID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		return plan.NamespaceID{}, err
+	}
+	return plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// NamespaceID is the identity of the namespace the handle is bound to, read
+// from the very file descriptor the handle uses.
+func (h *Handle) NamespaceID() plan.NamespaceID { return h.id }
