@@ -24,6 +24,15 @@ func RequireRoot(t testing.TB) {
 	}
 }
 
+// Prefix starts the name of every namespace a test makes: "nctest-", or
+// $NETCTL_TEST_NS_PREFIX, so that parallel runs can tell theirs apart.
+func Prefix() string {
+	if p := os.Getenv("NETCTL_TEST_NS_PREFIX"); p != "" {
+		return p
+	}
+	return "nctest-"
+}
+
 // New creates a named network namespace (/run/netns/NAME) and deletes it when
 // the test ends, whether it passed or not. Loopback is brought up.
 func New(t testing.TB) string {
@@ -31,7 +40,7 @@ func New(t testing.TB) string {
 	RequireRoot(t)
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	name := "nctest-" + hex.EncodeToString(b)
+	name := Prefix() + hex.EncodeToString(b)
 	Run(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "netns", "del", name).Run()
