@@ -48,12 +48,9 @@ func Open(name string) (*Handle, error) {
 	h := &Handle{netns: name, nsfd: -1}
 	nsfd := 0
 	if name != "" {
-		ns, err := netns.GetFromName(name)
+		ns, err := netns.GetFromPath(netnsPath(name))
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("network namespace %q does not exist (no /run/netns/%s)", name, name)
-			}
-			return nil, mapPermission(fmt.Errorf("opening network namespace %q: %w", name, err))
+			return nil, netnsOpenError(name, err)
 		}
 		h.nsfd, nsfd = int(ns), int(ns)
 	}
@@ -67,6 +64,13 @@ func Open(name string) (*Handle, error) {
 		h.Close()
 		return nil, fmt.Errorf("identity of %s: %w", h.where(), err)
 	}
+	// nftables first: its socket library keeps the errno of a refused
+	// setns(2) (EPERM without privilege), which netlink.NewHandleAt only
+	// formats into its text.
+	if h.nft, err = dialNft(nsfd); err != nil {
+		h.Close()
+		return nil, mapPermission(fmt.Errorf("%s: %w", h.where(), err))
+	}
 	if name == "" {
 		h.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE)
 	} else {
@@ -75,10 +79,6 @@ func Open(name string) (*Handle, error) {
 	if err != nil {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("netlink socket in %s: %w", h.where(), err))
-	}
-	if h.nft, err = dialNft(nsfd); err != nil {
-		h.Close()
-		return nil, mapPermission(fmt.Errorf("%s: %w", h.where(), err))
 	}
 	// nf_tables answers nothing, not even a read, without CAP_NET_ADMIN:
 	// find out now rather than halfway through a plan.

@@ -1,7 +1,9 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -44,6 +46,35 @@ func namespaceIDOf(fd int) (plan.NamespaceID, error) {
 		return plan.NamespaceID{}, err
 	}
 	return plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}, nil
+}
+
+// NamespaceIDOf reads the identity of the named namespace ("" for the
+// calling process's) without binding to it: for what needs only its lock and
+// journal (netctl confirm). It needs no privilege beyond reading /run/netns.
+func NamespaceIDOf(name string) (plan.NamespaceID, error) {
+	if err := CheckNetnsName(name); err != nil {
+		return plan.NamespaceID{}, err
+	}
+	if name == "" {
+		return currentNamespaceID()
+	}
+	fd, err := unix.Open(netnsPath(name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return plan.NamespaceID{}, netnsOpenError(name, err)
+	}
+	defer unix.Close(fd)
+	return namespaceIDOf(fd)
+}
+
+// netnsPath is where `ip netns add NAME` mounts the namespace.
+func netnsPath(name string) string { return "/run/netns/" + name }
+
+// netnsOpenError explains a failure to open the named namespace.
+func netnsOpenError(name string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("network namespace %q does not exist (no %s)", name, netnsPath(name))
+	}
+	return mapPermission(fmt.Errorf("opening network namespace %q: %w", name, err))
 }
 
 // currentNamespaceID is the identity of the calling process's namespace.

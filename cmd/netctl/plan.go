@@ -37,7 +37,7 @@ Exit status: 0 success, 1 error; with --detailed-exitcode 0 no changes,
 				return err
 			}
 			defer k.Close()
-			p, err := apply.Plan(k, desired, txnOptions(t.netns))
+			p, err := apply.Plan(k, desired, txnOptions(k, t.netns))
 			if err != nil {
 				return err
 			}

@@ -69,7 +69,7 @@ Exit status: 0 success, 1 error.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&netns, "netns", "", "the named network namespace (/run/netns/NAME); default: netctl's own")
+	addNetnsFlag(c, &netns, "the named network namespace (/run/netns/NAME); default: netctl's own")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the live state as JSON instead of a netctl file")
 	return c
 }
