@@ -49,6 +49,7 @@ type Txn struct {
 	opts    Options
 	lock    *lock
 	journal string
+	cookie  uint64 // the namespace's cookie (cookieOf), 0 if unknown
 	// Recovered describes an interrupted apply that Begin rolled back.
 	Recovered string
 }
@@ -69,7 +70,7 @@ func Begin(k Kernel, opts Options) (*Txn, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Txn{k: k, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.NetnsID)}
+	t := &Txn{k: k, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.NetnsID), cookie: cookieOf(k)}
 	if err := t.recover(); err != nil {
 		l.release()
 		return nil, err
@@ -91,7 +92,23 @@ var errNoIdentity = errors.New("apply: the namespace's identity is unknown (Opti
 // find in the namespace's journal: an interrupted apply it rolls back, or a
 // journal it refuses (unreadable, or another namespace's) and why. "" when
 // there is none.
-func JournalPending(opts Options) string {
+func JournalPending(opts Options) string { return journalPending(opts, 0) }
+
+// namespaceCookie is what a Kernel may also tell: its namespace's cookie,
+// which, unlike the inode in its identity, the kernel never gives to another
+// namespace once it is deleted.
+type namespaceCookie interface{ NamespaceCookie() uint64 }
+
+// cookieOf is k's namespace cookie, 0 when k does not tell.
+func cookieOf(k Kernel) uint64 {
+	if c, ok := k.(namespaceCookie); ok {
+		return c.NamespaceCookie()
+	}
+	return 0
+}
+
+// journalPending is JournalPending, with the namespace's cookie when known.
+func journalPending(opts Options, cookie uint64) string {
 	if opts.StateDir == "" {
 		opts.StateDir = DefaultStateDir
 	}
@@ -107,7 +124,7 @@ func JournalPending(opts Options) string {
 	path := journalPath(opts.StateDir, opts.NetnsID)
 	j, err := readJournal(path)
 	if err == nil && j != nil {
-		err = j.checkNamespace(path, opts.NetnsID, opts.Netns)
+		err = j.checkNamespace(path, opts.NetnsID, cookie, opts.Netns)
 	}
 	switch {
 	case err != nil:
@@ -131,7 +148,7 @@ func (t *Txn) recover() error {
 	if err != nil || j == nil {
 		return err
 	}
-	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.opts.Netns); err != nil {
+	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.cookie, t.opts.Netns); err != nil {
 		return err
 	}
 	t.Recovered = describe(j)
@@ -216,7 +233,7 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 		return nil
 	}
 	steps := stepsFor(p.Desired, p.Live)
-	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, NetnsID: t.opts.NetnsID, Before: p.Live, Scope: p.Desired.Scope()}
+	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, NetnsID: t.opts.NetnsID, NetnsCookie: t.cookie, Before: p.Live, Scope: p.Desired.Scope()}
 	for _, s := range steps {
 		j.Steps = append(j.Steps, s.name)
 	}
@@ -263,7 +280,7 @@ func (t *Txn) Rollback() error {
 	if j == nil {
 		return errors.New("no applied change to roll back")
 	}
-	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.opts.Netns); err != nil {
+	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.cookie, t.opts.Netns); err != nil {
 		return err
 	}
 	if err := converge(t.k, j.Before, j.rollbackScope()); err != nil {

@@ -37,7 +37,7 @@ func RequestConfirm(opts Options) error {
 			return err
 		}
 		if j != nil {
-			if err := j.checkNamespace(path, opts.NetnsID, opts.Netns); err != nil {
+			if err := j.checkNamespace(path, opts.NetnsID, 0, opts.Netns); err != nil {
 				return err
 			}
 		}

@@ -28,8 +28,12 @@ type journal struct {
 	// NetnsID is the identity of the namespace the apply ran in: a journal
 	// is rolled back only there.
 	NetnsID plan.NamespaceID `json:"netns_id"`
-	Before  plan.State       `json:"before"`
-	Scope   plan.Scope       `json:"desired_scope"`
+	// NetnsCookie is the namespace's cookie, 0 if unknown: the kernel
+	// gives a deleted namespace's identity to the next one, never its
+	// cookie.
+	NetnsCookie uint64     `json:"netns_cookie,omitempty"`
+	Before      plan.State `json:"before"`
+	Scope       plan.Scope `json:"desired_scope"`
 	// Desired is read from the journal of an older netctl, for its scope.
 	Desired *plan.State `json:"desired,omitempty"`
 	Steps   []string    `json:"steps"`
@@ -92,10 +96,14 @@ func readJournal(path string) (*journal, error) {
 
 // checkNamespace refuses a journal written for another namespace than the
 // one at hand: rolling it back would write one namespace's old state into
-// another.
-func (j *journal) checkNamespace(path string, id plan.NamespaceID, netns string) error {
-	if j.NetnsID == id {
+// another. cookie is the namespace's cookie, 0 if unknown.
+func (j *journal) checkNamespace(path string, id plan.NamespaceID, cookie uint64, netns string) error {
+	if j.NetnsID == id && (j.NetnsCookie == 0 || cookie == 0 || j.NetnsCookie == cookie) {
 		return nil
+	}
+	if j.NetnsID == id {
+		return fmt.Errorf("journal %s was written for namespace %s, which no longer exists: the kernel gave its identity to namespace %s; netctl touched nothing; remove %s by hand; apply refuses to run until then",
+			path, displayNS(j.Netns, j.NetnsID), displayNS(netns, id), path)
 	}
 	return fmt.Errorf("journal %s was written for namespace %s, not for namespace %s: netctl touched nothing; roll that namespace back with it or remove %s by hand; apply refuses to run until then",
 		path, displayNS(j.Netns, j.NetnsID), displayNS(netns, id), path)

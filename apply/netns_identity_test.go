@@ -6,6 +6,7 @@ package apply_test
 // nothing is touched.
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/netctl/netctl/apply"
 	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/kernel"
 	"github.com/netctl/netctl/plan"
 )
 
@@ -262,5 +264,76 @@ func TestPlantedSymlinksAsJournal(t *testing.T) {
 	txn.Close()
 	if got := snapshot(t, ns, k, desired.Scope()); got != before {
 		t.Fatalf("not rolled back:\n%s\nwas:\n%s", got, before)
+	}
+}
+
+// TestJournalOfADeletedNamespaceIsRefused: the kernel gives a deleted
+// namespace's inode, so its identity, to the next namespace it makes. A
+// journal the deleted one left must not be rolled back into the new one.
+func TestJournalOfADeletedNamespaceIsRefused(t *testing.T) {
+	nstest.RequireRoot(t)
+	dir := stateDir(t)
+	desired := plan.Desired(testConfig())
+	nsX, kX := setup(t)
+	optsX := apply.Options{Netns: nsX, NetnsID: kX.NamespaceID(), StateDir: dir}
+	unconfirmedApply(t, optsX, kX, desired)
+	kX.Close()
+	nstest.Run(t, "ip", "netns", "del", nsX)
+
+	nsY := nstest.New(t)
+	kY, err := kernel.Open(nsY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kY.Close()
+	optsY := apply.Options{Netns: nsY, NetnsID: kY.NamespaceID(), StateDir: dir}
+	journalX := filepath.Join(dir, optsX.NetnsID.String()+".journal")
+	journalY := filepath.Join(dir, optsY.NetnsID.String()+".journal")
+	if optsY.NetnsID == optsX.NetnsID {
+		t.Logf("the kernel gave %s's identity %s to %s", nsX, optsX.NetnsID, nsY)
+	} else {
+		// Not (yet) reused: make it so, as the kernel would.
+		var j map[string]any
+		data, err := os.ReadFile(journalX)
+		if err == nil {
+			err = json.Unmarshal(data, &j)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		j["netns_id"] = optsY.NetnsID
+		if data, err = json.Marshal(j); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(journalY, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s's identity was not reused yet: its journal was moved to %s's", nsX, nsY)
+	}
+	state := func() string {
+		s, err := kY.Read(desired.Scope())
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := json.Marshal(s)
+		return string(data) + nstest.Run(t, "ip", "-n", nsY, "-br", "link")
+	}
+	before := state()
+	const want = "which no longer exists"
+	if _, err := apply.Begin(kY, optsY); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "touched nothing") {
+		t.Fatalf("Begin in %s with %s's journal: %v", nsY, nsX, err)
+	}
+	p, err := apply.Plan(kY, desired, optsY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(p.Warnings, "\n"), want) {
+		t.Errorf("plan's warnings do not say so: %q", p.Warnings)
+	}
+	if got := state(); got != before {
+		t.Fatalf("%s changed:\n%s\nwas:\n%s", nsY, got, before)
+	}
+	if _, err := os.Stat(journalY); err != nil {
+		t.Fatalf("the refused journal is gone: %v", err)
 	}
 }

@@ -27,7 +27,7 @@ func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 
 func warnings(k Kernel, opts Options) []string {
 	var ws []string
-	if j := JournalPending(opts); j != "" {
+	if j := journalPending(opts, cookieOf(k)); j != "" {
 		ws = append(ws, j)
 	}
 	d, ok := k.(dropPolicyReader)

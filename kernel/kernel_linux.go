@@ -30,9 +30,11 @@ type Handle struct {
 	netns string
 	nsfd  int // -1 for the process's own namespace
 	id    plan.NamespaceID
-	nl    *netlink.Handle
-	nft   *nftConn
-	setID uint32 // last set ID used in a batch
+	// cookie is the namespace's SO_NETNS_COOKIE (NamespaceCookie).
+	cookie uint64
+	nl     *netlink.Handle
+	nft    *nftConn
+	setID  uint32 // last set ID used in a batch
 
 	// Buffers of readElements, reused from one read to the next.
 	elemText  []byte
@@ -70,6 +72,9 @@ func Open(name string) (*Handle, error) {
 	if h.nft, err = dialNft(nsfd); err != nil {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("%s: %w", h.where(), err))
+	}
+	if rc, err := h.nft.c.SyscallConn(); err == nil {
+		h.cookie = socketNetnsCookie(rc)
 	}
 	if name == "" {
 		h.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -89,3 +91,24 @@ func currentNamespaceID() (plan.NamespaceID, error) {
 // NamespaceID is the identity of the namespace the handle is bound to, read
 // from the very file descriptor the handle uses.
 func (h *Handle) NamespaceID() plan.NamespaceID { return h.id }
+
+// NamespaceCookie is the cookie of the namespace the handle is bound to
+// (SO_NETNS_COOKIE), 0 when the kernel does not tell (before Linux 5.14).
+// The kernel gives a deleted namespace's inode, and so its NamespaceID, to
+// the next namespace it makes; never its cookie. A journal records both, so
+// that one left by a deleted namespace is never rolled back into another.
+func (h *Handle) NamespaceCookie() uint64 { return h.cookie }
+
+// socketNetnsCookie reads the cookie of the namespace a socket lives in.
+func socketNetnsCookie(rc syscall.RawConn) uint64 {
+	var cookie uint64
+	_ = rc.Control(func(fd uintptr) {
+		size := uint32(unsafe.Sizeof(cookie))
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE,
+			uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0)
+		if errno != 0 || size != uint32(unsafe.Sizeof(cookie)) {
+			cookie = 0
+		}
+	})
+	return cookie
+}
