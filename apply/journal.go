@@ -79,6 +79,10 @@ func readJournal(path string) (*journal, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
+	if errors.Is(err, os.ErrPermission) {
+		// Not the journal's fault: netctl runs without root.
+		return nil, fmt.Errorf("reading the journal: %w (netctl must run as root)", err)
+	}
 	if err != nil {
 		return nil, journalUnreadable(path, err)
 	}
