@@ -126,6 +126,9 @@ func journalPending(opts Options, cookie uint64) string {
 	if err == nil && j != nil {
 		err = j.checkNamespace(path, opts.NetnsID, cookie, opts.Netns)
 	}
+	if err == nil {
+		err = checkLegacyJournal(opts.StateDir, opts.Netns)
+	}
 	switch {
 	case err != nil:
 		return err.Error() + "."
@@ -144,6 +147,9 @@ func describe(j *journal) string {
 }
 
 func (t *Txn) recover() error {
+	if err := checkLegacyJournal(t.opts.StateDir, t.opts.Netns); err != nil {
+		return err
+	}
 	j, err := readJournal(t.journal)
 	if err != nil || j == nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/netctl/netctl/internal/atomicfile"
@@ -111,6 +112,29 @@ func (j *journal) checkNamespace(path string, id plan.NamespaceID, cookie uint64
 	}
 	return fmt.Errorf("journal %s was written for namespace %s, not for namespace %s: netctl touched nothing; roll that namespace back with it or remove %s by hand; apply refuses to run until then",
 		path, displayNS(j.Netns, j.NetnsID), displayNS(netns, id), path)
+}
+
+// legacyJournalPath is where a netctl before identity keying kept the
+// journal of the namespace named netns.
+func legacyJournalPath(dir, netns string) string {
+	key := strings.ReplaceAll(netns, "..", "_")
+	if netns == "" {
+		key = "default"
+	}
+	return filepath.Join(dir, key+".journal")
+}
+
+// checkLegacyJournal refuses to run while a journal an older netctl left
+// under the namespace's name is there: its namespace cannot be proved (the
+// name was its only key), and ignoring it would leave a killed apply's
+// change in place unannounced.
+func checkLegacyJournal(dir, netns string) error {
+	path := legacyJournalPath(dir, netns)
+	if _, err := os.Lstat(path); err != nil {
+		return nil
+	}
+	return fmt.Errorf("journal %s was left by an older netctl, which named journals by namespace name: it may be of another namespace, so netctl touched nothing; roll it back with that netctl, or check the live state and remove %s by hand; apply refuses to run until then",
+		path, path)
 }
 
 func removeJournal(path string) error {

@@ -337,3 +337,38 @@ func TestJournalOfADeletedNamespaceIsRefused(t *testing.T) {
 		t.Fatalf("the refused journal is gone: %v", err)
 	}
 }
+
+// TestJournalOfAnOlderNetctlIsRefused: a journal an older netctl left under
+// the namespace's name is not ignored (a killed apply's change would stay,
+// unannounced), nor rolled back (its namespace is not proved): refused.
+func TestJournalOfAnOlderNetctlIsRefused(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns, k := setup(t)
+	dir := stateDir(t)
+	opts := apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir}
+	legacy := filepath.Join(dir, ns+".journal")
+	if err := os.WriteFile(legacy, []byte(`{"pid":1,"netns":"`+ns+`","before":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	desired := plan.Desired(testConfig())
+	before := snapshot(t, ns, k, desired.Scope())
+	want := "journal " + legacy + " was left by an older netctl"
+	if _, err := apply.Begin(k, opts); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Begin with an older netctl's journal: %v", err)
+	}
+	if w := apply.JournalPending(opts); !strings.Contains(w, want) {
+		t.Errorf("plan's warning: %q", w)
+	}
+	if got := snapshot(t, ns, k, desired.Scope()); got != before {
+		t.Fatalf("the namespace changed:\n%s\nwas:\n%s", got, before)
+	}
+	// Positive control: removed by hand, the apply runs.
+	if err := os.Remove(legacy); err != nil {
+		t.Fatal(err)
+	}
+	txn, err := apply.Begin(k, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn.Close()
+}
