@@ -68,7 +68,7 @@ func checkStateDir(dir string, create bool) (exists bool, err error) {
 func openStateFile(path string, flag int) (*os.File, error) {
 	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0o600)
 	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("%s is a symlink: netctl follows no symlink in its state directory; remove it by hand", path)
+		return nil, fmt.Errorf("%s is a symlink: netctl opens nothing in its state directory through a symlink; remove it by hand", path)
 	}
 	if err != nil {
 		return nil, err
