@@ -512,12 +512,22 @@ func (h *Handle) SyncFirewall(from, to *plan.Firewall) error {
 	if err := h.open(); err != nil {
 		return err
 	}
+	b, err := h.firewallBatch(from, to)
+	if err != nil {
+		return err
+	}
+	return mapPermission(h.nft.send(b))
+}
+
+// firewallBatch builds the batch that takes the table from `from` to `to`;
+// it sends nothing (the byte goldens test it without root).
+func (h *Handle) firewallBatch(from, to *plan.Firewall) (*batch, error) {
 	b := &batch{}
 	if to == nil {
 		if from != nil {
 			b.add(unix.NFT_MSG_DELTABLE, 0, familyInet, tableAttr(unix.NFTA_TABLE_NAME), "delete table")
 		}
-		return mapPermission(h.nft.send(b))
+		return b, nil
 	}
 	if from == nil {
 		w := tableAttr(unix.NFTA_TABLE_NAME)
@@ -526,9 +536,9 @@ func (h *Handle) SyncFirewall(from, to *plan.Firewall) error {
 		from = &plan.Firewall{}
 	}
 	if err := h.syncTable(b, from, to); err != nil {
-		return err
+		return nil, err
 	}
-	return mapPermission(h.nft.send(b))
+	return b, nil
 }
 
 func ruleKeys(rs []plan.Rule) []string {

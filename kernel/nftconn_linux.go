@@ -242,6 +242,21 @@ func (b *batch) add(msgType int, flags netlink.HeaderFlags, family byte, w *attr
 	b.what = append(b.what, what)
 }
 
+// wire returns the messages as sent: the batch between BATCH_BEGIN and
+// BATCH_END (the socket fills in sequence numbers and port IDs).
+func (b *batch) wire() []netlink.Message {
+	msgs := make([]netlink.Message, 0, len(b.msgs)+2)
+	msgs = append(msgs, netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN), Flags: netlink.Request},
+		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
+	})
+	msgs = append(msgs, b.msgs...)
+	return append(msgs, netlink.Message{
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_END), Flags: netlink.Request},
+		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
+	})
+}
+
 // send sends the batch in one sendmsg and collects one answer per message.
 // The kernel processes a batch synchronously and answers in order, so the
 // k-th answer is about the k-th message.
@@ -252,17 +267,7 @@ func (n *nftConn) send(b *batch) error {
 	if len(b.msgs) == 0 {
 		return nil
 	}
-	msgs := make([]netlink.Message, 0, len(b.msgs)+2)
-	msgs = append(msgs, netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN), Flags: netlink.Request},
-		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
-	})
-	msgs = append(msgs, b.msgs...)
-	msgs = append(msgs, netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_END), Flags: netlink.Request},
-		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
-	})
-	sent, err := n.c.SendMessages(msgs)
+	sent, err := n.c.SendMessages(b.wire())
 	if err != nil {
 		return fmt.Errorf("sending nftables batch (%d messages): %w", len(b.msgs), err)
 	}
