@@ -26,6 +26,9 @@ const (
 	udataSetKeyByteorder = 0 // NFTNL_UDATA_SET_KEYBYTEORDER
 	udataElemComment     = 0 // NFTNL_UDATA_SET_ELEM_COMMENT
 	udataRuleComment     = 0 // NFTNL_UDATA_RULE_COMMENT
+	udataTableComment    = 0 // NFTNL_UDATA_TABLE_COMMENT
+
+	nftaTableUserdata = 6 // NFTA_TABLE_USERDATA
 
 	nfDrop   = 0 // NF_DROP
 	nfAccept = 1 // NF_ACCEPT
@@ -99,15 +102,31 @@ func tableAttr(typ uint16) *attrWriter {
 func isNotFound(err error) bool { return errors.Is(err, unix.ENOENT) }
 
 func (h *Handle) readTable() (*plan.Firewall, error) {
-	if _, err := h.nft.get(unix.NFT_MSG_GETTABLE, familyInet, tableAttr(unix.NFTA_TABLE_NAME)); err != nil {
+	msgs, err := h.nft.get(unix.NFT_MSG_GETTABLE, familyInet, tableAttr(unix.NFTA_TABLE_NAME))
+	if err != nil {
 		if isNotFound(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("reading table %s %s: %w", plan.TableFamily, plan.TableName, err)
 	}
 	fw := &plan.Firewall{}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		a := attrs{b: m.Data[4:]}
+		for {
+			typ, d, ok := a.next()
+			if !ok {
+				break
+			}
+			if typ == nftaTableUserdata {
+				fw.Owner = udataString(d, udataTableComment)
+			}
+		}
+	}
 
-	err := h.nft.dump(unix.NFT_MSG_GETCHAIN, familyInet, tableAttr(unix.NFTA_CHAIN_TABLE), func(p []byte) error {
+	err = h.nft.dump(unix.NFT_MSG_GETCHAIN, familyInet, tableAttr(unix.NFTA_CHAIN_TABLE), func(p []byte) error {
 		c, table, err := parseChain(p)
 		if err == nil && table == plan.TableName {
 			fw.Chains = append(fw.Chains, c.Chain)
@@ -529,10 +548,16 @@ func (h *Handle) firewallBatch(from, to *plan.Firewall) (*batch, error) {
 		}
 		return b, nil
 	}
+	if from != nil && !from.Owned() {
+		return nil, plan.ForeignTableError{}
+	}
 	if from == nil {
+		// Marked as netctl's with a comment; Excl: a table of that name
+		// made since the read is someone else's, and fails the batch.
 		w := tableAttr(unix.NFTA_TABLE_NAME)
 		w.u32(unix.NFTA_TABLE_FLAGS, 0)
-		b.add(unix.NFT_MSG_NEWTABLE, netlink.Create, familyInet, w, "add table "+plan.TableFamily+" "+plan.TableName)
+		w.bytes(nftaTableUserdata, commentUserdata(plan.Owner))
+		b.add(unix.NFT_MSG_NEWTABLE, netlink.Create|netlink.Excl, familyInet, w, "add table "+plan.TableFamily+" "+plan.TableName)
 		from = &plan.Firewall{}
 	}
 	if err := h.syncTable(b, from, to); err != nil {

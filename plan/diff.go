@@ -91,7 +91,18 @@ func Names[V any](a, b map[string]V) []string {
 	return slices.Sorted(maps.Keys(u))
 }
 
+// ownedFirewall is live's table if it is netctl's: a table of netctl's
+// name made by someone else is not netctl's to change or delete (Conflicts
+// refuses a plan that would need to write it).
+func ownedFirewall(live *Firewall) *Firewall {
+	if !live.Owned() {
+		return nil
+	}
+	return live
+}
+
 func diffFirewall(desired, live *Firewall) []Change {
+	live = ownedFirewall(live)
 	var cs []Change
 	table := Table{Family: TableFamily, Name: TableName}
 	switch {
@@ -108,10 +119,11 @@ func diffFirewall(desired, live *Firewall) []Change {
 		diffRules(desired, live), diffElements(desired, live))
 }
 
-// FirewallsEqual reports whether Diff finds no change between the two
-// firewalls (nil: no table), without building the changes: with 100,000
+// FirewallsEqual reports whether Diff finds no change between the desired
+// firewall a and the live b (nil: no table), without building the changes: with 100,000
 // links to create, Diff would build 100,000 of them to say no.
 func FirewallsEqual(a, b *Firewall) bool {
+	b = ownedFirewall(b) // the live one
 	if a == nil || b == nil {
 		return a == b
 	}

@@ -77,8 +77,35 @@ type Bridge struct {
 
 // Firewall is netctl's nftables table.
 type Firewall struct {
+	// Owner is the table's comment (NFTA_TABLE_USERDATA): Owner on every
+	// table netctl creates. A table of netctl's name without it was made by
+	// someone else (see Owned).
+	Owner  string  `json:"owner,omitempty"`
 	Chains []Chain `json:"chains"`
 	Sets   []Set   `json:"sets"`
+}
+
+// Owned reports whether the table is netctl's: marked with Owner, or
+// unmarked but in the shape every netctl before the mark wrote (its forward
+// chain starts with the rule `jump user comment "firewall.user"`, and the
+// user chain exists). The kernel does not change a table's comment in place,
+// so such a table keeps working unmarked until it is next created.
+func (f *Firewall) Owned() bool {
+	if f == nil {
+		return false
+	}
+	if f.Owner == Owner {
+		return true
+	}
+	if f.Owner != "" || f.Chain(ChainUser) == nil {
+		return false
+	}
+	fwd := f.Chain(ChainForward)
+	if fwd == nil || len(fwd.Rules) == 0 {
+		return false
+	}
+	r := fwd.Rules[0]
+	return r.Comment == CommentJumpUser && r.Verdict == VerdictJumpUser && len(r.Match) == 0 && r.Unknown == ""
 }
 
 // Chain is a chain of netctl's table. Base chains have Type, Hook, Priority

@@ -1,0 +1,59 @@
+package plan
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestTableOwned(t *testing.T) {
+	marked := Desired(fullConfig()).Firewall
+	legacy := cloneState(State{Firewall: marked}).Firewall
+	legacy.Owner = ""
+	foreign := &Firewall{Chains: []Chain{{Name: "mine"}}}
+	otherComment := cloneState(State{Firewall: legacy}).Firewall
+	otherComment.Owner = "someone"
+	noJump := cloneState(State{Firewall: legacy}).Firewall
+	noJump.Chain(ChainForward).Rules = noJump.Chain(ChainForward).Rules[1:]
+	for _, c := range []struct {
+		name string
+		fw   *Firewall
+		want bool
+	}{
+		{"marked", marked, true},
+		{"unmarked, netctl's shape (earlier netctl)", legacy, true},
+		{"foreign", foreign, false},
+		{"empty", &Firewall{}, false},
+		{"another comment", otherComment, false},
+		{"unmarked without the jump to user", noJump, false},
+		{"absent", nil, false},
+	} {
+		if got := c.fw.Owned(); got != c.want {
+			t.Errorf("%s: Owned() = %v, want %v", c.name, got, c.want)
+		}
+	}
+
+	desired := Desired(fullConfig())
+	var fe ForeignTableError
+	if err := Conflicts(desired, State{Firewall: foreign}); !errors.As(err, &fe) {
+		t.Errorf("Conflicts with a foreign table: %v", err)
+	}
+	for _, live := range []*Firewall{nil, marked, legacy} {
+		if err := Conflicts(desired, State{Firewall: live}); err != nil {
+			t.Errorf("Conflicts with %+v: %v", live, err)
+		}
+	}
+	// Without a firewall in the file the foreign table is not netctl's:
+	// no conflict, no change.
+	if err := Conflicts(State{}, State{Firewall: foreign}); err != nil {
+		t.Errorf("no firewall wanted: %v", err)
+	}
+	if p := Diff(State{}, State{Firewall: foreign}); !p.Empty() {
+		t.Errorf("Diff deletes a foreign table: %+v", p.Changes)
+	}
+	if !FirewallsEqual(nil, foreign) {
+		t.Error("FirewallsEqual(nil, foreign) is false: apply would delete it")
+	}
+	if p := Diff(State{}, State{Firewall: legacy}); p.Empty() {
+		t.Error("Diff keeps an earlier netctl's table that the file no longer wants")
+	}
+}
