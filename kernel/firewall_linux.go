@@ -551,6 +551,12 @@ func (h *Handle) firewallBatch(from, to *plan.Firewall) (*batch, error) {
 	if from != nil && !from.Owned() {
 		return nil, plan.ForeignTableError{}
 	}
+	if from != nil {
+		// The person's user* chains and sets are never written while the
+		// table stays; a table created anew gets all of to (a rollback
+		// of a destroy brings them back).
+		from, to = from.WithoutUserObjects(), to.WithoutUserObjects()
+	}
 	if from == nil {
 		// Marked as netctl's with a comment; Excl: a table of that name
 		// made since the read is someone else's, and fails the batch.

@@ -71,6 +71,13 @@ func withLink(fw *plan.Firewall, key, comment string) *plan.Firewall {
 	return &out
 }
 
+func withUserObjects(fw *plan.Firewall) *plan.Firewall {
+	out := *fw
+	out.Chains = append(slices.Clone(fw.Chains), plan.Chain{Name: "user_x", Rules: []plan.Rule{{Verdict: plan.VerdictDrop}}})
+	out.Sets = append(slices.Clone(fw.Sets), plan.Set{Name: "user_allow", Type: "ipv4_addr", Elements: []plan.Element{{Key: "172.17.0.2"}}})
+	return &out
+}
+
 type goldenCase struct {
 	name     string
 	from, to *plan.Firewall
@@ -93,6 +100,8 @@ func goldenCases() []goldenCase {
 		}()},
 		{name: "delete-table", from: desired},
 		{name: "no-change", from: desired, to: desired},
+		// The person's user* objects are neither deleted nor written.
+		{name: "user-objects-kept", from: withUserObjects(desired), to: oneMore},
 		{name: "large-3000", to: linksFirewall(3000), summary: true},
 		{name: "large-delete-3000", from: linksFirewall(3000), to: linksFirewall(0), summary: true},
 	}

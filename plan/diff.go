@@ -112,8 +112,11 @@ func diffFirewall(desired, live *Firewall) []Change {
 		cs = append(cs, Change{Address: "firewall", Type: TypeTable, Name: TableName, Action: Create, After: table})
 		live = &Firewall{}
 	case desired == nil && live != nil:
+		// The table goes with everything in it, the person's objects too.
 		cs = append(cs, Change{Address: "firewall", Type: TypeTable, Name: TableName, Action: Delete, Before: table})
 		desired = &Firewall{}
+	default:
+		live = live.WithoutUserObjects()
 	}
 	return concat(cs, diffChains(desired, live), diffSets(desired, live),
 		diffRules(desired, live), diffElements(desired, live))
@@ -127,6 +130,7 @@ func FirewallsEqual(a, b *Firewall) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
+	b = b.WithoutUserObjects()
 	if len(diffChains(a, b)) > 0 || len(diffSets(a, b)) > 0 || len(diffRules(a, b)) > 0 {
 		return false
 	}

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -83,6 +84,40 @@ type Firewall struct {
 	Owner  string  `json:"owner,omitempty"`
 	Chains []Chain `json:"chains"`
 	Sets   []Set   `json:"sets"`
+}
+
+// UserPrefix starts the names of the chains and sets in netctl's table that
+// are a person's, as the user chain's rules are: never drift, never written
+// or deleted by an apply; they go only with the whole table.
+const UserPrefix = "user"
+
+// IsUserChain reports whether a chain of netctl's table is a person's (the
+// user chain itself is netctl's: created empty, its rules the person's).
+func IsUserChain(name string) bool { return name != ChainUser && strings.HasPrefix(name, UserPrefix) }
+
+// IsUserSet reports whether a set of netctl's table is a person's.
+func IsUserSet(name string) bool { return strings.HasPrefix(name, UserPrefix) }
+
+// WithoutUserObjects is f without the person's chains and sets (f itself
+// when it has none): what netctl compares and writes while the table stays.
+func (f *Firewall) WithoutUserObjects() *Firewall {
+	if f == nil {
+		return nil
+	}
+	user := false
+	for _, c := range f.Chains {
+		user = user || IsUserChain(c.Name)
+	}
+	for _, s := range f.Sets {
+		user = user || IsUserSet(s.Name)
+	}
+	if !user {
+		return f
+	}
+	out := *f
+	out.Chains = slices.DeleteFunc(slices.Clone(f.Chains), func(c Chain) bool { return IsUserChain(c.Name) })
+	out.Sets = slices.DeleteFunc(slices.Clone(f.Sets), func(s Set) bool { return IsUserSet(s.Name) })
+	return &out
 }
 
 // Owned reports whether the table is netctl's: marked with Owner, or

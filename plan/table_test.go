@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"slices"
 	"testing"
 )
 
@@ -55,5 +56,38 @@ func TestTableOwned(t *testing.T) {
 	}
 	if p := Diff(State{}, State{Firewall: legacy}); p.Empty() {
 		t.Error("Diff keeps an earlier netctl's table that the file no longer wants")
+	}
+}
+
+// The person's user* chains and sets in netctl's table: never drift, listed
+// only when the table goes.
+func TestUserObjectsAreNotDrift(t *testing.T) {
+	desired := Desired(fullConfig())
+	live := liveOf(desired)
+	live.Firewall.Chains = append(live.Firewall.Chains, Chain{Name: "user_x", Rules: []Rule{{Verdict: VerdictDrop, Handle: 7}}})
+	live.Firewall.Sets = append(live.Firewall.Sets, Set{Name: "user_allow", Type: "ipv4_addr", Elements: []Element{{Key: "172.17.0.2"}}})
+	if p := Diff(desired, live); !p.Empty() {
+		t.Errorf("user objects are drift: %q", changeList(p))
+	}
+	if !FirewallsEqual(desired.Firewall, live.Firewall) {
+		t.Error("FirewallsEqual: user objects differ")
+	}
+	if Fingerprint(live) != Fingerprint(liveOf(desired)) {
+		t.Error("user objects change the fingerprint of netctl's state")
+	}
+	destroy := changeList(Diff(State{}, live))
+	for _, want := range []string{"delete firewall.chain.user_x", "delete firewall.set.user_allow",
+		"delete firewall.chain.user_x.rule.handle-7", "delete firewall.set.user_allow.element[172.17.0.2]"} {
+		if !slices.Contains(destroy, want) {
+			t.Errorf("destroy does not list %q: %q", want, destroy)
+		}
+	}
+	for _, c := range []struct {
+		name        string
+		chain, set bool
+	}{{"user", false, true}, {"user_x", true, true}, {"users", true, true}, {"links", false, false}, {"my_user", false, false}} {
+		if IsUserChain(c.name) != c.chain || IsUserSet(c.name) != c.set {
+			t.Errorf("%s: IsUserChain %v IsUserSet %v", c.name, IsUserChain(c.name), IsUserSet(c.name))
+		}
 	}
 }
