@@ -83,7 +83,7 @@ func TestUserObjectsAreNotDrift(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		name        string
+		name       string
 		chain, set bool
 	}{{"user", false, true}, {"user_x", true, true}, {"users", true, true}, {"links", false, false}, {"my_user", false, false}} {
 		if IsUserChain(c.name) != c.chain || IsUserSet(c.name) != c.set {
