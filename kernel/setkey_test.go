@@ -129,19 +129,6 @@ func TestKeyNotCanonical(t *testing.T) {
 	}
 }
 
-func TestDiffElements(t *testing.T) {
-	e := func(k, c string) plan.Element { return plan.Element{Key: k, Comment: c} }
-	from := []plan.Element{e("a", ""), e("b", "x"), e("c", "")}
-	to := []plan.Element{e("d", ""), e("b", "y"), e("a", "")} // not sorted
-	dels, adds := diffElements(from, to)
-	if len(dels) != 2 || dels[0].Key != "b" || dels[1].Key != "c" {
-		t.Errorf("dels %v", dels)
-	}
-	if len(adds) != 2 || adds[0] != e("b", "y") || adds[1].Key != "d" {
-		t.Errorf("adds %v", adds)
-	}
-}
-
 // BenchmarkEncodeLinks is the userspace share of SyncFirewall: parsing
 // 100,000 canonical keys and encoding the element messages.
 func BenchmarkEncodeLinks(b *testing.B) {

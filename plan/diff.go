@@ -116,7 +116,7 @@ func diffFirewall(desired, live *Firewall) []Change {
 		cs = append(cs, Change{Address: "firewall", Type: TypeTable, Name: TableName, Action: Delete, Before: table})
 		desired = &Firewall{}
 	default:
-		live = live.WithoutUserObjects()
+		live = live.stays(desired)
 	}
 	return concat(cs, diffChains(desired, live), diffSets(desired, live),
 		diffRules(desired, live), diffElements(desired, live))
@@ -130,7 +130,7 @@ func FirewallsEqual(a, b *Firewall) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	b = b.WithoutUserObjects()
+	b = b.stays(a)
 	if len(diffChains(a, b)) > 0 || len(diffSets(a, b)) > 0 || len(diffRules(a, b)) > 0 {
 		return false
 	}
@@ -151,6 +151,8 @@ func diffChains(desired, live *Firewall) []Change {
 			c.Action, c.After = Create, chainHeader(*want)
 		case want == nil && have != nil:
 			c.Action, c.Before = Delete, chainHeader(*have)
+		case name == ChainUser:
+			continue // the person's chain: created when missing, never changed
 		case want.Type != have.Type || want.Hook != have.Hook || want.Priority != have.Priority:
 			c.Action, c.Before, c.After = Replace, chainHeader(*have), chainHeader(*want)
 		case want.Policy != have.Policy:
