@@ -69,6 +69,10 @@ func TestUserObjectsAreNotDrift(t *testing.T) {
 	if p := Diff(desired, live); !p.Empty() {
 		t.Errorf("user objects are drift: %q", changeList(p))
 	}
+	changed := cloneState(desired)
+	changed.Firewall.Sets[1].Elements = changed.Firewall.Sets[1].Elements[1:]
+	checkOps(t, changed, live, Diff(changed, live))
+	checkOps(t, State{}, live, Diff(State{}, live))
 	if !FirewallsEqual(desired.Firewall, live.Firewall) {
 		t.Error("FirewallsEqual: user objects differ")
 	}
