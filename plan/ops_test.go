@@ -20,7 +20,6 @@ func TestElementDelta(t *testing.T) {
 	}
 }
 
-
 // simulate applies ops to a copy of from as the kernel would, failing where
 // the kernel would refuse the batch (a missing or existing object, a chain
 // deleted with rules, a set deleted under a rule).
