@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"github.com/netctl/netctl/kernel/nfwire"
+
 	"bytes"
 	"fmt"
 
@@ -15,8 +17,8 @@ import (
 
 // encodeOps encodes the operations in order. Sets created in the batch get
 // an ID, by which the batch's elements and rules refer to them.
-func (h *Handle) encodeOps(ops []plan.Op) (*batch, error) {
-	b := &batch{}
+func (h *Handle) encodeOps(ops []plan.Op) (*nfwire.Batch, error) {
+	b := &nfwire.Batch{}
 	setIDs := map[string]uint32{}
 	setID := func(name string) uint32 { return setIDs[name] }
 	for _, op := range ops {
@@ -26,23 +28,23 @@ func (h *Handle) encodeOps(ops []plan.Op) (*batch, error) {
 			// Marked as netctl's with a comment; Excl: a table of that name
 			// made since the read is someone else's, and fails the batch.
 			w := tableAttr(unix.NFTA_TABLE_NAME)
-			w.u32(unix.NFTA_TABLE_FLAGS, 0)
-			w.bytes(nftaTableUserdata, commentUserdata(plan.Owner))
-			b.add(unix.NFT_MSG_NEWTABLE, netlink.Create|netlink.Excl, familyInet, w, what)
+			w.U32(unix.NFTA_TABLE_FLAGS, 0)
+			w.Binary(nftaTableUserdata, commentUserdata(plan.Owner))
+			b.Add(unix.NFT_MSG_NEWTABLE, netlink.Create|netlink.Excl, familyInet, w, what)
 		case plan.OpDeleteTable:
-			b.add(unix.NFT_MSG_DELTABLE, 0, familyInet, tableAttr(unix.NFTA_TABLE_NAME), what)
+			b.Add(unix.NFT_MSG_DELTABLE, 0, familyInet, tableAttr(unix.NFTA_TABLE_NAME), what)
 		case plan.OpFlushChain:
 			w := tableAttr(unix.NFTA_RULE_TABLE)
-			w.str(unix.NFTA_RULE_CHAIN, op.Chain.Name)
-			b.add(unix.NFT_MSG_DELRULE, 0, familyInet, w, what)
+			w.Str(unix.NFTA_RULE_CHAIN, op.Chain.Name)
+			b.Add(unix.NFT_MSG_DELRULE, 0, familyInet, w, what)
 		case plan.OpDeleteChain:
 			w := tableAttr(unix.NFTA_CHAIN_TABLE)
-			w.str(unix.NFTA_CHAIN_NAME, op.Chain.Name)
-			b.add(unix.NFT_MSG_DELCHAIN, 0, familyInet, w, what)
+			w.Str(unix.NFTA_CHAIN_NAME, op.Chain.Name)
+			b.Add(unix.NFT_MSG_DELCHAIN, 0, familyInet, w, what)
 		case plan.OpDeleteSet:
 			w := tableAttr(unix.NFTA_SET_TABLE)
-			w.str(unix.NFTA_SET_NAME, op.Set.Name)
-			b.add(unix.NFT_MSG_DELSET, 0, familyInet, w, what)
+			w.Str(unix.NFTA_SET_NAME, op.Set.Name)
+			b.Add(unix.NFT_MSG_DELSET, 0, familyInet, w, what)
 		case plan.OpAddSet:
 			kt, err := parseKeyType(op.Set.Type)
 			if err != nil {
@@ -69,13 +71,13 @@ func (h *Handle) encodeOps(ops []plan.Op) (*batch, error) {
 			}
 		case plan.OpSetPolicy:
 			w := tableAttr(unix.NFTA_CHAIN_TABLE)
-			w.str(unix.NFTA_CHAIN_NAME, op.Chain.Name)
+			w.Str(unix.NFTA_CHAIN_NAME, op.Chain.Name)
 			p, err := policyNum(op.Chain.Policy)
 			if err != nil {
 				return nil, fmt.Errorf("chain %s: %w", op.Chain.Name, err)
 			}
-			w.u32(unix.NFTA_CHAIN_POLICY, p)
-			b.add(unix.NFT_MSG_NEWCHAIN, 0, familyInet, w, what)
+			w.U32(unix.NFTA_CHAIN_POLICY, p)
+			b.Add(unix.NFT_MSG_NEWCHAIN, 0, familyInet, w, what)
 		case plan.OpAddRule:
 			if err := addRule(b, op.Chain.Name, op.Rule, setID); err != nil {
 				return nil, err
@@ -97,9 +99,9 @@ func policyNum(p string) (uint32, error) {
 	return 0, fmt.Errorf("unsupported policy %q", p)
 }
 
-func addChain(b *batch, c *plan.Chain) error {
+func addChain(b *nfwire.Batch, c *plan.Chain) error {
 	w := tableAttr(unix.NFTA_CHAIN_TABLE)
-	w.str(unix.NFTA_CHAIN_NAME, c.Name)
+	w.Str(unix.NFTA_CHAIN_NAME, c.Name)
 	if c.Hook != "" || c.Type != "" || c.Policy != "" {
 		hook, ok := hookNum(c.Hook)
 		if !ok {
@@ -112,18 +114,18 @@ func addChain(b *batch, c *plan.Chain) error {
 		if c.Type == "" {
 			return fmt.Errorf("chain %s: base chain without a type", c.Name)
 		}
-		n := w.begin(unix.NFTA_CHAIN_HOOK)
-		w.u32(unix.NFTA_HOOK_HOOKNUM, hook)
-		w.u32(unix.NFTA_HOOK_PRIORITY, uint32(int32(c.Priority)))
-		w.end(n)
-		w.u32(unix.NFTA_CHAIN_POLICY, p)
-		w.str(unix.NFTA_CHAIN_TYPE, c.Type)
+		n := w.Begin(unix.NFTA_CHAIN_HOOK)
+		w.U32(unix.NFTA_HOOK_HOOKNUM, hook)
+		w.U32(unix.NFTA_HOOK_PRIORITY, uint32(int32(c.Priority)))
+		w.End(n)
+		w.U32(unix.NFTA_CHAIN_POLICY, p)
+		w.Str(unix.NFTA_CHAIN_TYPE, c.Type)
 	}
-	b.add(unix.NFT_MSG_NEWCHAIN, netlink.Create, familyInet, w, "add chain "+c.Name)
+	b.Add(unix.NFT_MSG_NEWCHAIN, netlink.Create, familyInet, w, "add chain "+c.Name)
 	return nil
 }
 
-func addRule(b *batch, chain string, r plan.Rule, setID func(string) uint32) error {
+func addRule(b *nfwire.Batch, chain string, r plan.Rule, setID func(string) uint32) error {
 	es, err := encodeRule(r, setID)
 	if err != nil {
 		return fmt.Errorf("chain %s: %w", chain, err)
@@ -135,41 +137,41 @@ func addRule(b *batch, chain string, r plan.Rule, setID func(string) uint32) err
 		return fmt.Errorf("chain %s: %w", chain, err)
 	}
 	w := tableAttr(unix.NFTA_RULE_TABLE)
-	w.str(unix.NFTA_RULE_CHAIN, chain)
-	n := w.begin(unix.NFTA_RULE_EXPRESSIONS)
+	w.Str(unix.NFTA_RULE_CHAIN, chain)
+	n := w.Begin(unix.NFTA_RULE_EXPRESSIONS)
 	for _, e := range es {
 		data, err := expr.Marshal(familyInet, e)
 		if err != nil {
 			return fmt.Errorf("chain %s: rule %q: %w", chain, r.Comment, err)
 		}
-		m := w.begin(unix.NFTA_LIST_ELEM)
-		w.b = append(w.b, data...)
-		w.end(m)
+		m := w.Begin(unix.NFTA_LIST_ELEM)
+		w.B = append(w.B, data...)
+		w.End(m)
 	}
-	w.end(n)
+	w.End(n)
 	if u := commentUserdata(r.Comment); u != nil {
-		w.bytes(unix.NFTA_RULE_USERDATA, u)
+		w.Binary(unix.NFTA_RULE_USERDATA, u)
 	}
 	what := "add rule to chain " + chain
 	if r.Comment != "" {
 		what += " (" + r.Comment + ")"
 	}
-	b.add(unix.NFT_MSG_NEWRULE, netlink.Create|netlink.Append, familyInet, w, what)
+	b.Add(unix.NFT_MSG_NEWRULE, netlink.Create|netlink.Append, familyInet, w, what)
 	return nil
 }
 
 func checkRoundTrip(r plan.Rule, es []expr.Any) error {
-	w := &attrWriter{}
+	w := &nfwire.Writer{}
 	for _, e := range es {
 		data, err := expr.Marshal(familyInet, e)
 		if err != nil {
 			return err
 		}
-		m := w.begin(unix.NFTA_LIST_ELEM)
-		w.b = append(w.b, data...)
-		w.end(m)
+		m := w.Begin(unix.NFTA_LIST_ELEM)
+		w.B = append(w.B, data...)
+		w.End(m)
 	}
-	items, err := parseExprs(familyInet, w.b)
+	items, err := parseExprs(familyInet, w.B)
 	if err != nil {
 		return err
 	}
@@ -192,7 +194,7 @@ func keyByteorder(kt *keyType) uint32 {
 	return 1 // BYTEORDER_HOST_ENDIAN
 }
 
-func addSet(b *batch, s *plan.Set, kt *keyType, id uint32) {
+func addSet(b *nfwire.Batch, s *plan.Set, kt *keyType, id uint32) {
 	flags := uint32(0)
 	if s.Interval {
 		flags |= unix.NFT_SET_INTERVAL
@@ -201,30 +203,30 @@ func addSet(b *batch, s *plan.Set, kt *keyType, id uint32) {
 		flags |= nftSetConcat
 	}
 	w := tableAttr(unix.NFTA_SET_TABLE)
-	w.str(unix.NFTA_SET_NAME, s.Name)
-	w.u32(unix.NFTA_SET_FLAGS, flags)
-	w.u32(unix.NFTA_SET_KEY_TYPE, kt.magic)
-	w.u32(unix.NFTA_SET_KEY_LEN, uint32(kt.len))
-	w.u32(unix.NFTA_SET_ID, id)
+	w.Str(unix.NFTA_SET_NAME, s.Name)
+	w.U32(unix.NFTA_SET_FLAGS, flags)
+	w.U32(unix.NFTA_SET_KEY_TYPE, kt.magic)
+	w.U32(unix.NFTA_SET_KEY_LEN, uint32(kt.len))
+	w.U32(unix.NFTA_SET_ID, id)
 	if len(kt.fields) > 1 {
-		d := w.begin(unix.NFTA_SET_DESC)
-		c := w.begin(nftaSetDescConc)
+		d := w.Begin(unix.NFTA_SET_DESC)
+		c := w.Begin(nftaSetDescConc)
 		for _, f := range kt.fields {
-			e := w.begin(unix.NFTA_LIST_ELEM)
-			w.u32(nftaSetFieldLen, uint32(f.size))
-			w.end(e)
+			e := w.Begin(unix.NFTA_LIST_ELEM)
+			w.U32(nftaSetFieldLen, uint32(f.size))
+			w.End(e)
 		}
-		w.end(c)
-		w.end(d)
+		w.End(c)
+		w.End(d)
 	}
 	var ud []byte
 	ud = append(ud, udataSetKeyByteorder, 4)
 	ud = append(ud, byte(keyByteorder(kt)), 0, 0, 0) // u32, host order (x86/arm little-endian)
-	w.bytes(unix.NFTA_SET_USERDATA, ud)
-	b.add(unix.NFT_MSG_NEWSET, netlink.Create, familyInet, w, "add set "+s.Name)
+	w.Binary(unix.NFTA_SET_USERDATA, ud)
+	b.Add(unix.NFT_MSG_NEWSET, netlink.Create, familyInet, w, "add set "+s.Name)
 }
 
-func addElements(b *batch, msgType int, s *plan.Set, kt *keyType, id uint32, elems []plan.Element) error {
+func addElements(b *nfwire.Batch, msgType int, s *plan.Set, kt *keyType, id uint32, elems []plan.Element) error {
 	verb := "add"
 	flags := netlink.Create
 	if msgType == unix.NFT_MSG_DELSETELEM {
@@ -236,48 +238,48 @@ func addElements(b *batch, msgType int, s *plan.Set, kt *keyType, id uint32, ele
 	keyEnd := make([]byte, kt.len)
 	var scratch []byte
 
-	var w *attrWriter
+	var w *nfwire.Writer
 	var list, count int
 	flushMsg := func() {
 		if w == nil {
 			return
 		}
-		w.end(list)
-		b.add(msgType, flags, familyInet, w, fmt.Sprintf("%s %d elements of set %s", verb, count, s.Name))
+		w.End(list)
+		b.Add(msgType, flags, familyInet, w, fmt.Sprintf("%s %d elements of set %s", verb, count, s.Name))
 		w = nil
 	}
 	startMsg := func() {
 		// Sized for one full message: no regrowth while filling it.
-		w = &attrWriter{b: make([]byte, 0, elemListMax+256)}
-		w.str(unix.NFTA_SET_ELEM_LIST_TABLE, plan.TableName)
-		w.str(unix.NFTA_SET_ELEM_LIST_SET, s.Name)
+		w = &nfwire.Writer{B: make([]byte, 0, nfwire.ListMax+256)}
+		w.Str(unix.NFTA_SET_ELEM_LIST_TABLE, plan.TableName)
+		w.Str(unix.NFTA_SET_ELEM_LIST_SET, s.Name)
 		if id != 0 {
-			w.u32(unix.NFTA_SET_ELEM_LIST_SET_ID, id)
+			w.U32(unix.NFTA_SET_ELEM_LIST_SET_ID, id)
 		}
-		list = w.begin(unix.NFTA_SET_ELEM_LIST_ELEMENTS)
+		list = w.Begin(unix.NFTA_SET_ELEM_LIST_ELEMENTS)
 		count = 0
 	}
 	var putElem func(k, kEnd []byte, end bool, comment string)
 	putElem = func(k, kEnd []byte, end bool, comment string) {
-		mark := len(w.b)
-		e := w.begin(unix.NFTA_LIST_ELEM)
+		mark := len(w.B)
+		e := w.Begin(unix.NFTA_LIST_ELEM)
 		if end {
-			w.u32(unix.NFTA_SET_ELEM_FLAGS, unix.NFT_SET_ELEM_INTERVAL_END)
+			w.U32(unix.NFTA_SET_ELEM_FLAGS, unix.NFT_SET_ELEM_INTERVAL_END)
 		}
-		w.data(unix.NFTA_SET_ELEM_KEY, k)
+		w.Value(unix.NFTA_SET_ELEM_KEY, k)
 		if kEnd != nil {
-			w.data(nftaSetElemEnd, kEnd)
+			w.Value(nftaSetElemEnd, kEnd)
 		}
 		if comment != "" {
-			w.header(unix.NFTA_SET_ELEM_USERDATA, 2+len(comment)+1)
-			w.b = append(w.b, udataElemComment, byte(len(comment)+1))
-			w.b = append(w.b, comment...)
-			w.b = append(w.b, 0)
-			w.pad()
+			w.Header(unix.NFTA_SET_ELEM_USERDATA, 2+len(comment)+1)
+			w.B = append(w.B, udataElemComment, byte(len(comment)+1))
+			w.B = append(w.B, comment...)
+			w.B = append(w.B, 0)
+			w.Pad()
 		}
-		w.end(e)
-		if len(w.b)-list > elemListMax && count > 0 {
-			w.b = w.b[:mark]
+		w.End(e)
+		if len(w.B)-list > nfwire.ListMax && count > 0 {
+			w.B = w.B[:mark]
 			flushMsg()
 			startMsg()
 			putElem(k, kEnd, end, comment)

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"github.com/netctl/netctl/kernel/nfwire"
+
 	"bytes"
 	"cmp"
 	"errors"
@@ -31,9 +33,6 @@ const (
 	nfDrop   = 0 // NF_DROP
 	nfAccept = 1 // NF_ACCEPT
 
-	// elemListMax bounds the element list of one message: a netlink
-	// attribute's length is 16 bits.
-	elemListMax = 0xffff - 64
 )
 
 var hookNames = []string{"prerouting", "input", "forward", "output", "postrouting", "ingress"}
@@ -67,19 +66,19 @@ func policyName(p uint32) string {
 func (h *Handle) readFirewall() (*plan.Firewall, error) {
 	var lastErr error
 	for attempt := 0; attempt < 10; attempt++ {
-		g1, err := h.nft.genID()
+		g1, err := h.nft.GenID()
 		if err != nil {
 			return nil, err
 		}
 		fw, err := h.readTable()
-		if errors.Is(err, errDumpInterrupted) {
+		if errors.Is(err, nfwire.ErrDumpInterrupted) {
 			lastErr = err
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		g2, err := h.nft.genID()
+		g2, err := h.nft.GenID()
 		if err != nil {
 			return nil, err
 		}
@@ -91,16 +90,16 @@ func (h *Handle) readFirewall() (*plan.Firewall, error) {
 	return nil, lastErr
 }
 
-func tableAttr(typ uint16) *attrWriter {
-	w := &attrWriter{}
-	w.str(typ, plan.TableName)
+func tableAttr(typ uint16) *nfwire.Writer {
+	w := &nfwire.Writer{}
+	w.Str(typ, plan.TableName)
 	return w
 }
 
 func isNotFound(err error) bool { return errors.Is(err, unix.ENOENT) }
 
 func (h *Handle) readTable() (*plan.Firewall, error) {
-	msgs, err := h.nft.get(unix.NFT_MSG_GETTABLE, familyInet, tableAttr(unix.NFTA_TABLE_NAME))
+	msgs, err := h.nft.Get(unix.NFT_MSG_GETTABLE, familyInet, tableAttr(unix.NFTA_TABLE_NAME))
 	if err != nil {
 		if isNotFound(err) {
 			return nil, nil
@@ -112,9 +111,9 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 		if len(m.Data) < 4 {
 			continue
 		}
-		a := attrs{b: m.Data[4:]}
+		a := nfwire.Attrs{B: m.Data[4:]}
 		for {
-			typ, d, ok := a.next()
+			typ, d, ok := a.Next()
 			if !ok {
 				break
 			}
@@ -124,7 +123,7 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 		}
 	}
 
-	err = h.nft.dump(unix.NFT_MSG_GETCHAIN, familyInet, tableAttr(unix.NFTA_CHAIN_TABLE), func(p []byte) error {
+	err = h.nft.Dump(unix.NFT_MSG_GETCHAIN, familyInet, tableAttr(unix.NFTA_CHAIN_TABLE), func(p []byte) error {
 		c, table, err := parseChain(p)
 		if err == nil && table == plan.TableName {
 			fw.Chains = append(fw.Chains, c.Chain)
@@ -136,7 +135,7 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 	}
 	slices.SortFunc(fw.Chains, func(a, b plan.Chain) int { return strings.Compare(a.Name, b.Name) })
 
-	err = h.nft.dump(unix.NFT_MSG_GETRULE, familyInet, tableAttr(unix.NFTA_RULE_TABLE), func(p []byte) error {
+	err = h.nft.Dump(unix.NFT_MSG_GETRULE, familyInet, tableAttr(unix.NFTA_RULE_TABLE), func(p []byte) error {
 		chain, r, err := parseRule(p)
 		if c := fw.Chain(chain); err == nil && c != nil {
 			c.Rules = append(c.Rules, r)
@@ -148,7 +147,7 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 	}
 
 	var sets []*setInfo
-	err = h.nft.dump(unix.NFT_MSG_GETSET, familyInet, tableAttr(unix.NFTA_SET_TABLE), func(p []byte) error {
+	err = h.nft.Dump(unix.NFT_MSG_GETSET, familyInet, tableAttr(unix.NFTA_SET_TABLE), func(p []byte) error {
 		si, err := parseSet(p)
 		if err == nil && si.table == plan.TableName && si.flags&unix.NFT_SET_ANONYMOUS == 0 {
 			sets = append(sets, si)
@@ -185,41 +184,41 @@ func parseChain(p []byte) (chainInfo, string, error) {
 		return c, "", errors.New("short chain message")
 	}
 	c.family = p[0]
-	a := attrs{b: p[4:]}
+	a := nfwire.Attrs{B: p[4:]}
 	for {
-		typ, d, ok := a.next()
+		typ, d, ok := a.Next()
 		if !ok {
 			break
 		}
 		switch typ {
 		case unix.NFTA_CHAIN_TABLE:
-			table = cstr(d)
+			table = nfwire.CStr(d)
 		case unix.NFTA_CHAIN_NAME:
-			c.Name = cstr(d)
+			c.Name = nfwire.CStr(d)
 		case unix.NFTA_CHAIN_TYPE:
-			c.Type = cstr(d)
+			c.Type = nfwire.CStr(d)
 		case unix.NFTA_CHAIN_POLICY:
-			c.policy = beU32(d)
+			c.policy = nfwire.BeU32(d)
 			c.Policy = policyName(c.policy)
 		case unix.NFTA_CHAIN_HOOK:
 			c.base = true
-			ha := attrs{b: d}
+			ha := nfwire.Attrs{B: d}
 			for {
-				t, hd, ok := ha.next()
+				t, hd, ok := ha.Next()
 				if !ok {
 					break
 				}
 				switch t {
 				case unix.NFTA_HOOK_HOOKNUM:
-					c.hook = beU32(hd)
+					c.hook = nfwire.BeU32(hd)
 					c.Hook = hookName(c.hook)
 				case unix.NFTA_HOOK_PRIORITY:
-					c.Priority = int(int32(beU32(hd)))
+					c.Priority = int(int32(nfwire.BeU32(hd)))
 				}
 			}
 		}
 	}
-	return c, table, a.err
+	return c, table, a.Err
 }
 
 func parseRule(p []byte) (string, plan.Rule, error) {
@@ -230,17 +229,17 @@ func parseRule(p []byte) (string, plan.Rule, error) {
 	}
 	fam := p[0]
 	var items []exprItem
-	a := attrs{b: p[4:]}
+	a := nfwire.Attrs{B: p[4:]}
 	for {
-		typ, d, ok := a.next()
+		typ, d, ok := a.Next()
 		if !ok {
 			break
 		}
 		switch typ {
 		case unix.NFTA_RULE_CHAIN:
-			chain = cstr(d)
+			chain = nfwire.CStr(d)
 		case unix.NFTA_RULE_HANDLE:
-			r.Handle = beU64(d)
+			r.Handle = nfwire.BeU64(d)
 		case unix.NFTA_RULE_USERDATA:
 			r.Comment = udataString(d, udataRuleComment)
 		case unix.NFTA_RULE_EXPRESSIONS:
@@ -250,8 +249,8 @@ func parseRule(p []byte) (string, plan.Rule, error) {
 			}
 		}
 	}
-	if a.err != nil {
-		return "", r, a.err
+	if a.Err != nil {
+		return "", r, a.Err
 	}
 	ms, verdict, ok := decodeRule(items)
 	if ok {
@@ -277,31 +276,31 @@ func parseSet(p []byte) (*setInfo, error) {
 	}
 	s := &setInfo{}
 	var magic, keyLen uint32
-	a := attrs{b: p[4:]}
+	a := nfwire.Attrs{B: p[4:]}
 	for {
-		typ, d, ok := a.next()
+		typ, d, ok := a.Next()
 		if !ok {
 			break
 		}
 		switch typ {
 		case unix.NFTA_SET_TABLE:
-			s.table = cstr(d)
+			s.table = nfwire.CStr(d)
 		case unix.NFTA_SET_NAME:
-			s.name = cstr(d)
+			s.name = nfwire.CStr(d)
 		case unix.NFTA_SET_FLAGS:
-			s.flags = beU32(d)
+			s.flags = nfwire.BeU32(d)
 		case unix.NFTA_SET_KEY_TYPE:
-			magic = beU32(d)
+			magic = nfwire.BeU32(d)
 		case unix.NFTA_SET_KEY_LEN:
-			keyLen = beU32(d)
+			keyLen = nfwire.BeU32(d)
 		case unix.NFTA_SET_DATA_TYPE:
-			s.dataType = beU32(d)
+			s.dataType = nfwire.BeU32(d)
 		case unix.NFTA_SET_DATA_LEN:
-			s.dataLen = beU32(d)
+			s.dataLen = nfwire.BeU32(d)
 		}
 	}
 	s.kt = keyTypeFromKernel(magic, int(keyLen))
-	return s, a.err
+	return s, a.Err
 }
 
 // setFlagsShown are the set flags plan.Set models; any other makes the type
@@ -348,9 +347,9 @@ type rawElem struct {
 }
 
 func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
-	w := &attrWriter{}
-	w.str(unix.NFTA_SET_ELEM_LIST_TABLE, plan.TableName)
-	w.str(unix.NFTA_SET_ELEM_LIST_SET, si.name)
+	w := &nfwire.Writer{}
+	w.Str(unix.NFTA_SET_ELEM_LIST_TABLE, plan.TableName)
+	w.Str(unix.NFTA_SET_ELEM_LIST_SET, si.name)
 	kt := si.kt
 	concat := len(kt.fields) > 1 || si.flags&nftSetConcat != 0
 	rbtree := si.flags&unix.NFT_SET_INTERVAL != 0 && !concat
@@ -370,7 +369,7 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 		text = append(text, comment...)
 		spans = append(spans, elemSpan{k0, c0, c0, len(text)})
 	}
-	err := h.nft.dump(unix.NFT_MSG_GETSETELEM, familyInet, w, func(p []byte) error {
+	err := h.nft.Dump(unix.NFT_MSG_GETSETELEM, familyInet, w, func(p []byte) error {
 		if len(p) < 4 {
 			return nil
 		}
@@ -414,18 +413,18 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 // forEachElement calls fn with every element of a NEWSETELEM message; the
 // element's bytes are only valid during the call.
 func forEachElement(b []byte, fn func(rawElem) error) error {
-	a := attrs{b: b}
+	a := nfwire.Attrs{B: b}
 	for {
-		typ, d, ok := a.next()
+		typ, d, ok := a.Next()
 		if !ok {
 			break
 		}
 		if typ != unix.NFTA_SET_ELEM_LIST_ELEMENTS {
 			continue
 		}
-		list := attrs{b: d}
+		list := nfwire.Attrs{B: d}
 		for {
-			t, ed, ok := list.next()
+			t, ed, ok := list.Next()
 			if !ok {
 				break
 			}
@@ -433,35 +432,35 @@ func forEachElement(b []byte, fn func(rawElem) error) error {
 				continue
 			}
 			var e rawElem
-			ea := attrs{b: ed}
+			ea := nfwire.Attrs{B: ed}
 			for {
-				t, v, ok := ea.next()
+				t, v, ok := ea.Next()
 				if !ok {
 					break
 				}
 				switch t {
 				case unix.NFTA_SET_ELEM_KEY:
-					e.key = dataValue(v)
+					e.key = nfwire.DataValue(v)
 				case nftaSetElemEnd:
-					e.keyEnd = dataValue(v)
+					e.keyEnd = nfwire.DataValue(v)
 				case unix.NFTA_SET_ELEM_FLAGS:
-					e.end = beU32(v)&unix.NFT_SET_ELEM_INTERVAL_END != 0
+					e.end = nfwire.BeU32(v)&unix.NFT_SET_ELEM_INTERVAL_END != 0
 				case unix.NFTA_SET_ELEM_USERDATA:
 					e.comment = udataBytes(v, udataElemComment)
 				}
 			}
-			if ea.err != nil {
-				return ea.err
+			if ea.Err != nil {
+				return ea.Err
 			}
 			if err := fn(e); err != nil {
 				return err
 			}
 		}
-		if list.err != nil {
-			return list.err
+		if list.Err != nil {
+			return list.Err
 		}
 	}
-	return a.err
+	return a.Err
 }
 
 // pairIntervals turns the start and end elements of a one-field interval set
@@ -531,12 +530,12 @@ func (h *Handle) SyncFirewall(from, to *plan.Firewall) error {
 	if err != nil {
 		return err
 	}
-	return mapPermission(h.nft.send(b))
+	return mapPermission(h.nft.Send(b))
 }
 
 // firewallBatch builds the batch that takes the table from `from` to `to`;
 // it sends nothing (the byte goldens test it without root).
-func (h *Handle) firewallBatch(from, to *plan.Firewall) (*batch, error) {
+func (h *Handle) firewallBatch(from, to *plan.Firewall) (*nfwire.Batch, error) {
 	if from != nil && !from.Owned() {
 		return nil, plan.ForeignTableError{}
 	}
@@ -552,7 +551,7 @@ func (h *Handle) ForwardDropPolicies() ([]string, error) {
 		return nil, err
 	}
 	var out []string
-	err := h.nft.dump(unix.NFT_MSG_GETCHAIN, unix.NFPROTO_UNSPEC, nil, func(p []byte) error {
+	err := h.nft.Dump(unix.NFT_MSG_GETCHAIN, unix.NFPROTO_UNSPEC, nil, func(p []byte) error {
 		c, table, err := parseChain(p)
 		if err != nil {
 			return err

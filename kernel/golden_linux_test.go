@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"github.com/netctl/netctl/kernel/nfwire"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -157,13 +159,13 @@ func batchBytes(t *testing.T, from, to *plan.Firewall, summary bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.err != nil {
-		t.Fatal(b.err)
+	if b.Err != nil {
+		t.Fatal(b.Err)
 	}
-	if len(b.msgs) == 0 {
+	if len(b.Msgs) == 0 {
 		return "(nothing sent)\n"
 	}
-	return renderWire(b.wire(), summary)
+	return renderWire(b.Wire(), summary)
 }
 
 func TestBatchGolden(t *testing.T) {
@@ -200,14 +202,14 @@ func TestBatchGoldenElementsSplit(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, m := range b.msgs {
+	for _, m := range b.Msgs {
 		if int(m.Header.Type)&0xff != unix.NFT_MSG_NEWSETELEM {
 			continue
 		}
 		n++
-		a := attrs{b: m.Data[4:]}
+		a := nfwire.Attrs{B: m.Data[4:]}
 		for {
-			typ, d, ok := a.next()
+			typ, d, ok := a.Next()
 			if !ok {
 				break
 			}

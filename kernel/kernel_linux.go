@@ -6,6 +6,8 @@
 package kernel
 
 import (
+	"github.com/netctl/netctl/kernel/nfwire"
+
 	"errors"
 	"fmt"
 	"os"
@@ -31,7 +33,7 @@ type Handle struct {
 	nsfd  int // -1 for the process's own namespace
 	id    plan.NamespaceID
 	nl    *netlink.Handle
-	nft   *nftConn
+	nft   *nfwire.Conn
 	setID uint32 // last set ID used in a batch
 
 	// Buffers of readElements, reused from one read to the next.
@@ -76,13 +78,13 @@ func Open(name string) (*Handle, error) {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("netlink socket in %s: %w", h.where(), err))
 	}
-	if h.nft, err = dialNft(nsfd); err != nil {
+	if h.nft, err = nfwire.Dial(nsfd); err != nil {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("%s: %w", h.where(), err))
 	}
 	// nf_tables answers nothing, not even a read, without CAP_NET_ADMIN:
 	// find out now rather than halfway through a plan.
-	if _, err := h.nft.genID(); err != nil {
+	if _, err := h.nft.GenID(); err != nil {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("nftables in %s: %w", h.where(), err))
 	}
@@ -102,7 +104,7 @@ func (h *Handle) Close() error {
 	defer h.mu.Unlock()
 	var err error
 	if h.nft != nil {
-		err = h.nft.close()
+		err = h.nft.Close()
 		h.nft = nil
 	}
 	if h.nl != nil {

@@ -5,6 +5,8 @@ package kernel
 // writes and reads, against the kernel and against netctl's own wire code.
 
 import (
+	"github.com/netctl/netctl/kernel/nfwire"
+
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -36,12 +38,12 @@ func libElements(t testing.TB, kt *keyType, es []plan.Element) []nftables.SetEle
 
 // libElemSize is what one element adds to the library's element list.
 func libElemSize(e nftables.SetElement) int {
-	n := 4 + 4 + 4 + nlaAlign(len(e.Key)) // item, key nest, data value
+	n := 4 + 4 + 4 + nfwire.Align(len(e.Key)) // item, key nest, data value
 	if len(e.KeyEnd) > 0 {
-		n += 4 + 4 + nlaAlign(len(e.KeyEnd))
+		n += 4 + 4 + nfwire.Align(len(e.KeyEnd))
 	}
 	if e.Comment != "" {
-		n += 4 + nlaAlign(2+len(e.Comment)+1)
+		n += 4 + nfwire.Align(2+len(e.Comment)+1)
 	}
 	return n
 }
@@ -51,7 +53,7 @@ func libElemSize(e nftables.SetElement) int {
 func libAddElements(c *nftables.Conn, s *nftables.Set, es []nftables.SetElement) error {
 	for len(es) > 0 {
 		n, size := 0, 0
-		for n < len(es) && size+libElemSize(es[n]) < elemListMax {
+		for n < len(es) && size+libElemSize(es[n]) < nfwire.ListMax {
 			size += libElemSize(es[n])
 			n++
 		}
@@ -72,7 +74,7 @@ func libLinksSet() *nftables.Set {
 	}
 }
 
-func bigBuffers(c *netlink.Conn) error { return setBuffers(c, sockBuf) }
+func bigBuffers(c *netlink.Conn) error { return nfwire.SetBuffers(c, nfwire.SockBuf) }
 
 // TestLibraryConnWritesLargeSets: through the library's Conn, 100,000 link
 // elements in one batch arrive whole when split over several
@@ -175,8 +177,8 @@ func TestLibraryAddSetUserdata(t *testing.T) {
 	var ud []byte
 	for _, m := range sent {
 		if m.Header.Type == netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWSET) {
-			a := attrs{b: m.Data[4:]}
-			for typ, d, ok := a.next(); ok; typ, d, ok = a.next() {
+			a := nfwire.Attrs{B: m.Data[4:]}
+			for typ, d, ok := a.Next(); ok; typ, d, ok = a.Next() {
 				if typ == unix.NFTA_SET_USERDATA {
 					ud = d
 				}
@@ -218,11 +220,11 @@ func linksDump(b *testing.B) []byte {
 	fw := fixture()
 	s := fw.Set(plan.SetLinks)
 	kt, _ := parseKeyType(s.Type)
-	bt := &batch{}
+	bt := &nfwire.Batch{}
 	if err := addElements(bt, unix.NFT_MSG_NEWSETELEM, s, kt, 0, linkElements(1000)); err != nil {
 		b.Fatal(err)
 	}
-	return bt.msgs[0].Data[4:]
+	return bt.Msgs[0].Data[4:]
 }
 
 // BenchmarkWalkElements reads keys and comments of ~900 elements (one
@@ -288,16 +290,16 @@ func BenchmarkWriteElements(b *testing.B) {
 	b.Run("attrWriter", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			w := &attrWriter{}
-			l := w.begin(unix.NFTA_SET_ELEM_LIST_ELEMENTS)
+			w := &nfwire.Writer{}
+			l := w.Begin(unix.NFTA_SET_ELEM_LIST_ELEMENTS)
 			for _, e := range es {
-				n := w.begin(unix.NFTA_LIST_ELEM)
-				w.data(unix.NFTA_SET_ELEM_KEY, e.Key)
-				w.data(nftaSetElemEnd, e.KeyEnd)
-				w.bytes(unix.NFTA_SET_ELEM_USERDATA, commentUserdata(e.Comment))
-				w.end(n)
+				n := w.Begin(unix.NFTA_LIST_ELEM)
+				w.Value(unix.NFTA_SET_ELEM_KEY, e.Key)
+				w.Value(nftaSetElemEnd, e.KeyEnd)
+				w.Binary(unix.NFTA_SET_ELEM_USERDATA, commentUserdata(e.Comment))
+				w.End(n)
 			}
-			w.end(l)
+			w.End(l)
 		}
 	})
 	b.Run("AttributeEncoder", func(b *testing.B) {

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"github.com/netctl/netctl/kernel/nfwire"
+
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -411,9 +413,9 @@ func newExpr(name string) expr.Any {
 // parseExprs decodes the NFTA_RULE_EXPRESSIONS of a live rule.
 func parseExprs(fam byte, b []byte) ([]exprItem, error) {
 	var items []exprItem
-	list := attrs{b: b}
+	list := nfwire.Attrs{B: b}
 	for {
-		typ, elem, ok := list.next()
+		typ, elem, ok := list.Next()
 		if !ok {
 			break
 		}
@@ -422,21 +424,21 @@ func parseExprs(fam byte, b []byte) ([]exprItem, error) {
 		}
 		var it exprItem
 		var data []byte
-		ea := attrs{b: elem}
+		ea := nfwire.Attrs{B: elem}
 		for {
-			t, d, ok := ea.next()
+			t, d, ok := ea.Next()
 			if !ok {
 				break
 			}
 			switch t {
 			case unix.NFTA_EXPR_NAME:
-				it.name = cstr(d)
+				it.name = nfwire.CStr(d)
 			case unix.NFTA_EXPR_DATA:
 				data = d
 			}
 		}
-		if ea.err != nil {
-			return nil, ea.err
+		if ea.Err != nil {
+			return nil, ea.Err
 		}
 		if it.name == "byteorder" {
 			// The library cannot decode byteorder (v0.3.0): do it here.
@@ -457,7 +459,7 @@ func parseExprs(fam byte, b []byte) ([]exprItem, error) {
 		}
 		items = append(items, it)
 	}
-	return items, list.err
+	return items, list.Err
 }
 
 func strictAttrs(name string, data []byte) bool {
@@ -465,19 +467,19 @@ func strictAttrs(name string, data []byte) bool {
 	if !ok {
 		return false
 	}
-	a := attrs{b: data}
+	a := nfwire.Attrs{B: data}
 	for {
-		typ, d, ok := a.next()
+		typ, d, ok := a.Next()
 		if !ok {
-			return a.err == nil
+			return a.Err == nil
 		}
 		if !slices.Contains(allowed, typ) {
 			return false
 		}
-		if name == "bitwise" && typ == nftaBitwiseOp && beU32(d) != nftBitwiseMaskXor {
+		if name == "bitwise" && typ == nftaBitwiseOp && nfwire.BeU32(d) != nftBitwiseMaskXor {
 			return false
 		}
-		if name == "lookup" && typ == unix.NFTA_LOOKUP_FLAGS && beU32(d)&^unix.NFT_LOOKUP_F_INV != 0 {
+		if name == "lookup" && typ == unix.NFTA_LOOKUP_FLAGS && nfwire.BeU32(d)&^unix.NFT_LOOKUP_F_INV != 0 {
 			return false
 		}
 	}
@@ -490,23 +492,23 @@ const (
 
 func decodeByteorder(data []byte) *expr.Byteorder {
 	e := &expr.Byteorder{}
-	a := attrs{b: data}
+	a := nfwire.Attrs{B: data}
 	for {
-		typ, d, ok := a.next()
+		typ, d, ok := a.Next()
 		if !ok {
 			return e
 		}
 		switch typ {
 		case unix.NFTA_BYTEORDER_SREG:
-			e.SourceRegister = beU32(d)
+			e.SourceRegister = nfwire.BeU32(d)
 		case unix.NFTA_BYTEORDER_DREG:
-			e.DestRegister = beU32(d)
+			e.DestRegister = nfwire.BeU32(d)
 		case unix.NFTA_BYTEORDER_OP:
-			e.Op = expr.ByteorderOp(beU32(d))
+			e.Op = expr.ByteorderOp(nfwire.BeU32(d))
 		case unix.NFTA_BYTEORDER_LEN:
-			e.Len = beU32(d)
+			e.Len = nfwire.BeU32(d)
 		case unix.NFTA_BYTEORDER_SIZE:
-			e.Size = beU32(d)
+			e.Size = nfwire.BeU32(d)
 		}
 	}
 }

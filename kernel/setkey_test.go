@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"github.com/netctl/netctl/kernel/nfwire"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -138,7 +140,7 @@ func BenchmarkEncodeLinks(b *testing.B) {
 	kt, _ := parseKeyType(s.Type)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := addElements(&batch{}, 0, s, kt, 1, s.Elements); err != nil {
+		if err := addElements(&nfwire.Batch{}, 0, s, kt, 1, s.Elements); err != nil {
 			b.Fatal(err)
 		}
 	}
