@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"github.com/netctl/netctl/kernel/nfwire"
-
 	"bytes"
 	"fmt"
 
@@ -10,6 +8,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/kernel/nfwire"
 	"github.com/netctl/netctl/plan"
 )
 
@@ -188,7 +187,7 @@ func keyByteorder(kt *keyType) uint32 {
 		return 0
 	}
 	switch kt.fields[0].kind {
-	case kindIPv4, kindIPv6, kindProto, kindService:
+	case kindIPv4, kindProto, kindService:
 		return 2 // BYTEORDER_BIG_ENDIAN
 	}
 	return 1 // BYTEORDER_HOST_ENDIAN

@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"github.com/netctl/netctl/kernel/nfwire"
-
 	"bytes"
 	"cmp"
 	"errors"
@@ -12,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/kernel/nfwire"
 	"github.com/netctl/netctl/plan"
 )
 

@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"github.com/netctl/netctl/kernel/nfwire"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -18,6 +16,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/kernel/nfwire"
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/schema"
 )

@@ -6,8 +6,6 @@
 package kernel
 
 import (
-	"github.com/netctl/netctl/kernel/nfwire"
-
 	"errors"
 	"fmt"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/kernel/nfwire"
 	"github.com/netctl/netctl/plan"
 )
 

@@ -5,22 +5,18 @@ package kernel
 // writes and reads, against the kernel and against netctl's own wire code.
 
 import (
-	"github.com/netctl/netctl/kernel/nfwire"
-
 	"encoding/binary"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/nftables"
-	"github.com/google/nftables/binaryutil"
 	"github.com/mdlayher/netlink"
 	"github.com/mdlayher/netlink/nltest"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/kernel/nfwire"
 	"github.com/netctl/netctl/plan"
-	"github.com/vishvananda/netns"
 )
 
 // libElements converts link elements into the library's form.
@@ -193,7 +189,6 @@ func TestLibraryAddSetUserdata(t *testing.T) {
 	if order == 0 {
 		t.Error("the library now writes nft's byte order for concatenations")
 	}
-	_ = binaryutil.BigEndian
 }
 
 // BenchmarkLibraryEncodeLinks is BenchmarkEncodeLinks through the
@@ -330,5 +325,3 @@ func BenchmarkWriteElements(b *testing.B) {
 	})
 }
 
-var _ = fmt.Sprint
-var _ = nstest.New

@@ -1,8 +1,6 @@
 package kernel
 
 import (
-	"github.com/netctl/netctl/kernel/nfwire"
-
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/kernel/nfwire"
 	"github.com/netctl/netctl/plan"
 )
 
