@@ -324,4 +324,3 @@ func BenchmarkWriteElements(b *testing.B) {
 		}
 	})
 }
-
