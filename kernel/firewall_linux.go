@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/kernel/nfwire"
@@ -125,7 +126,7 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 	err = h.nft.Dump(unix.NFT_MSG_GETCHAIN, familyInet, tableAttr(unix.NFTA_CHAIN_TABLE), func(p []byte) error {
 		c, table, err := parseChain(p)
 		if err == nil && table == plan.TableName {
-			fw.Chains = append(fw.Chains, c.Chain)
+			fw.Chains = append(fw.Chains, c)
 		}
 		return err
 	})
@@ -168,21 +169,12 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 	return fw, nil
 }
 
-type chainInfo struct {
-	plan.Chain
-	family byte
-	base   bool
-	hook   uint32
-	policy uint32
-}
-
-func parseChain(p []byte) (chainInfo, string, error) {
-	var c chainInfo
+func parseChain(p []byte) (plan.Chain, string, error) {
+	var c plan.Chain
 	var table string
 	if len(p) < 4 {
 		return c, "", errors.New("short chain message")
 	}
-	c.family = p[0]
 	a := nfwire.Attrs{B: p[4:]}
 	for {
 		typ, d, ok := a.Next()
@@ -197,10 +189,8 @@ func parseChain(p []byte) (chainInfo, string, error) {
 		case unix.NFTA_CHAIN_TYPE:
 			c.Type = nfwire.CStr(d)
 		case unix.NFTA_CHAIN_POLICY:
-			c.policy = nfwire.BeU32(d)
-			c.Policy = policyName(c.policy)
+			c.Policy = policyName(nfwire.BeU32(d))
 		case unix.NFTA_CHAIN_HOOK:
-			c.base = true
 			ha := nfwire.Attrs{B: d}
 			for {
 				t, hd, ok := ha.Next()
@@ -209,8 +199,7 @@ func parseChain(p []byte) (chainInfo, string, error) {
 				}
 				switch t {
 				case unix.NFTA_HOOK_HOOKNUM:
-					c.hook = nfwire.BeU32(hd)
-					c.Hook = hookName(c.hook)
+					c.Hook = hookName(nfwire.BeU32(hd))
 				case unix.NFTA_HOOK_PRIORITY:
 					c.Priority = int(int32(nfwire.BeU32(hd)))
 				}
@@ -549,24 +538,30 @@ func (h *Handle) ForwardDropPolicies() ([]string, error) {
 	if err := h.open(); err != nil {
 		return nil, err
 	}
-	var out []string
-	err := h.nft.Dump(unix.NFT_MSG_GETCHAIN, unix.NFPROTO_UNSPEC, nil, func(p []byte) error {
-		c, table, err := parseChain(p)
-		if err != nil {
-			return err
-		}
-		fam, ok := familyNames[c.family]
-		if !ok || !c.base || c.hook != unix.NF_INET_FORWARD || c.policy != nfDrop {
-			return nil
-		}
-		if c.family == familyInet && table == plan.TableName {
-			return nil
-		}
-		out = append(out, fmt.Sprintf("table %s %s chain %s has policy drop", fam, table, c.Name))
-		return nil
-	})
+	// A read the nftables library does whole: a dump of every chain.
+	var opts []nftables.ConnOption
+	if h.nsfd >= 0 {
+		opts = append(opts, nftables.WithNetNSFd(h.nsfd))
+	}
+	c, err := nftables.New(opts...)
 	if err != nil {
 		return nil, mapPermission(fmt.Errorf("listing chains: %w", err))
+	}
+	chains, err := c.ListChains()
+	if err != nil {
+		return nil, mapPermission(fmt.Errorf("listing chains: %w", err))
+	}
+	var out []string
+	for _, ch := range chains {
+		if ch.Table == nil || ch.Hooknum == nil || ch.Policy == nil ||
+			*ch.Hooknum != *nftables.ChainHookForward || *ch.Policy != nftables.ChainPolicyDrop {
+			continue
+		}
+		fam, ok := familyNames[byte(ch.Table.Family)]
+		if !ok || (byte(ch.Table.Family) == familyInet && ch.Table.Name == plan.TableName) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("table %s %s chain %s has policy drop", fam, ch.Table.Name, ch.Name))
 	}
 	slices.SortFunc(out, cmp.Compare)
 	return out, nil

@@ -2,7 +2,9 @@
 // google/nftables v0.3.0: netlink attributes written and walked in place,
 // one socket that dumps and reads the ruleset generation, and the batch
 // writer that sends one transaction and names the message the kernel
-// refused. The rule expressions inside are still the library's (expr).
+// refused. The rule expressions inside are still the library's (expr),
+// and the reads the library does whole go through its Conn (the forward
+// chains of every table, kernel.ForwardDropPolicies: Conn.ListChains).
 // For each piece, why the library does not serve (measured on v0.3.0; the
 // tests and benchmarks named are in package kernel, nftlib_linux_test.go):
 //
