@@ -15,6 +15,10 @@
 //     already or overlaps another …) (nothing was changed)", and plan,
 //     apply and their tests rely on that. The library builds its messages
 //     only inside Conn, so a batch is either all the library's or all ours.
+//     Five of netctl's nine kinds of message (delete chain, flush chain,
+//     delete set, add chain, add base chain) are byte-identical in both
+//     (TestLibraryMessagesAgainstOurs); the others differ as below, or in
+//     flags only (rules: NLM_F_ECHO; a policy change: NLM_F_CREATE).
 //   - The messages: the table's comment (netctl's ownership mark,
 //     NFTA_TABLE_USERDATA) cannot be written (nftables.Table has no user
 //     data); AddSet marks every interval set's key byte order big-endian
