@@ -123,8 +123,8 @@ func diffFirewall(desired, live *Firewall) []Change {
 }
 
 // FirewallsEqual reports whether Diff finds no change between the desired
-// firewall a and the live b (nil: no table), without building the changes: with 100,000
-// links to create, Diff would build 100,000 of them to say no.
+// firewall a and the live b (nil: no table), without building the changes:
+// with 100,000 links to create, Diff would build 100,000 of them to say no.
 func FirewallsEqual(a, b *Firewall) bool {
 	b = ownedFirewall(b) // the live one
 	if a == nil || b == nil {

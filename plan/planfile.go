@@ -30,8 +30,8 @@ type File struct {
 
 // Fingerprint hashes what netctl owns of a live state. What is not netctl's
 // (ports attached by container runtimes, rules in the user chain, the
-// person's user* chains and sets) is left
-// out: it may change without making a plan stale.
+// person's user* chains and sets) is left out: it may change without making
+// a plan stale.
 func Fingerprint(live State) string {
 	owned := live
 	owned.Bridges = make(map[string]Bridge, len(live.Bridges))
