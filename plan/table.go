@@ -8,7 +8,7 @@ type ForeignTableError struct{}
 
 func (ForeignTableError) Error() string {
 	return fmt.Sprintf("table %s %s exists and was not created by netctl (it lacks the comment %q); "+
-		"netctl will not take it over: rename or delete it (nft delete table %s %s), then run netctl again",
+		"netctl will not take it over or delete it: if it may go, delete it (nft delete table %s %s) and run netctl again",
 		TableFamily, TableName, Owner, TableFamily, TableName)
 }
 
