@@ -3,6 +3,7 @@ package kernel
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -219,5 +220,14 @@ func TestBatchGoldenElementsSplit(t *testing.T) {
 	}
 	if n < 2 {
 		t.Errorf("3000 elements in %d NEWSETELEM messages, want several", n)
+	}
+}
+
+// A table of netctl's name that netctl did not create is never written to.
+func TestBatchRefusesForeignTable(t *testing.T) {
+	h := &Handle{}
+	foreign := &plan.Firewall{Chains: []plan.Chain{{Name: "mine"}}}
+	if _, err := h.firewallBatch(foreign, plan.Desired(goldenConfig()).Firewall); !errors.As(err, new(plan.ForeignTableError)) {
+		t.Errorf("batch into a foreign table: %v", err)
 	}
 }
