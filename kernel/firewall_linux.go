@@ -123,15 +123,26 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 		}
 	}
 
-	err = h.nft.Dump(unix.NFT_MSG_GETCHAIN, familyInet, tableAttr(unix.NFTA_CHAIN_TABLE), func(p []byte) error {
-		c, table, err := parseChain(p)
-		if err == nil && table == plan.TableName {
-			fw.Chains = append(fw.Chains, c)
-		}
-		return err
-	})
+	// Chains are few and the library reads them whole.
+	chains, err := h.lib.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return nil, fmt.Errorf("reading chains: %w", err)
+	}
+	for _, c := range chains {
+		if c.Table == nil || c.Table.Name != plan.TableName {
+			continue
+		}
+		pc := plan.Chain{Name: c.Name, Type: string(c.Type)}
+		if c.Hooknum != nil {
+			pc.Hook = hookName(uint32(*c.Hooknum))
+		}
+		if c.Priority != nil {
+			pc.Priority = int(*c.Priority)
+		}
+		if c.Policy != nil {
+			pc.Policy = policyName(uint32(*c.Policy))
+		}
+		fw.Chains = append(fw.Chains, pc)
 	}
 	slices.SortFunc(fw.Chains, func(a, b plan.Chain) int { return strings.Compare(a.Name, b.Name) })
 
@@ -167,46 +178,6 @@ func (h *Handle) readTable() (*plan.Firewall, error) {
 	}
 	slices.SortFunc(fw.Sets, func(a, b plan.Set) int { return strings.Compare(a.Name, b.Name) })
 	return fw, nil
-}
-
-func parseChain(p []byte) (plan.Chain, string, error) {
-	var c plan.Chain
-	var table string
-	if len(p) < 4 {
-		return c, "", errors.New("short chain message")
-	}
-	a := nfwire.Attrs{B: p[4:]}
-	for {
-		typ, d, ok := a.Next()
-		if !ok {
-			break
-		}
-		switch typ {
-		case unix.NFTA_CHAIN_TABLE:
-			table = nfwire.CStr(d)
-		case unix.NFTA_CHAIN_NAME:
-			c.Name = nfwire.CStr(d)
-		case unix.NFTA_CHAIN_TYPE:
-			c.Type = nfwire.CStr(d)
-		case unix.NFTA_CHAIN_POLICY:
-			c.Policy = policyName(nfwire.BeU32(d))
-		case unix.NFTA_CHAIN_HOOK:
-			ha := nfwire.Attrs{B: d}
-			for {
-				t, hd, ok := ha.Next()
-				if !ok {
-					break
-				}
-				switch t {
-				case unix.NFTA_HOOK_HOOKNUM:
-					c.Hook = hookName(nfwire.BeU32(hd))
-				case unix.NFTA_HOOK_PRIORITY:
-					c.Priority = int(int32(nfwire.BeU32(hd)))
-				}
-			}
-		}
-	}
-	return c, table, a.Err
 }
 
 func parseRule(p []byte) (string, plan.Rule, error) {
@@ -538,16 +509,7 @@ func (h *Handle) ForwardDropPolicies() ([]string, error) {
 	if err := h.open(); err != nil {
 		return nil, err
 	}
-	// A read the nftables library does whole: a dump of every chain.
-	var opts []nftables.ConnOption
-	if h.nsfd >= 0 {
-		opts = append(opts, nftables.WithNetNSFd(h.nsfd))
-	}
-	c, err := nftables.New(opts...)
-	if err != nil {
-		return nil, mapPermission(fmt.Errorf("listing chains: %w", err))
-	}
-	chains, err := c.ListChains()
+	chains, err := h.lib.ListChains()
 	if err != nil {
 		return nil, mapPermission(fmt.Errorf("listing chains: %w", err))
 	}

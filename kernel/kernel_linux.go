@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -33,7 +34,8 @@ type Handle struct {
 	id    plan.NamespaceID
 	nl    *netlink.Handle
 	nft   *nfwire.Conn
-	setID uint32 // last set ID used in a batch
+	lib   *nftables.Conn // for the reads the nftables library does whole
+	setID uint32         // last set ID used in a batch
 
 	// Buffers of readElements, reused from one read to the next.
 	elemText  []byte
@@ -77,6 +79,14 @@ func Open(name string) (*Handle, error) {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("netlink socket in %s: %w", h.where(), err))
 	}
+	libOpts := []nftables.ConnOption{nftables.AsLasting()}
+	if nsfd != 0 {
+		libOpts = append(libOpts, nftables.WithNetNSFd(nsfd))
+	}
+	if h.lib, err = nftables.New(libOpts...); err != nil {
+		h.Close()
+		return nil, mapPermission(fmt.Errorf("nftables socket in %s: %w", h.where(), err))
+	}
 	if h.nft, err = nfwire.Dial(nsfd); err != nil {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("%s: %w", h.where(), err))
@@ -106,6 +116,12 @@ func (h *Handle) Close() error {
 		err = h.nft.Close()
 		h.nft = nil
 	}
+	if h.lib != nil {
+		if cerr := h.lib.CloseLasting(); err == nil {
+			err = cerr
+		}
+		h.lib = nil
+	}
 	if h.nl != nil {
 		h.nl.Close()
 		h.nl = nil
@@ -123,7 +139,7 @@ var errClosed = errors.New("kernel handle is closed")
 
 // open reports whether the handle can be used; it is called with h.mu held.
 func (h *Handle) open() error {
-	if h.nft == nil || h.nl == nil {
+	if h.nft == nil || h.nl == nil || h.lib == nil {
 		return errClosed
 	}
 	return nil

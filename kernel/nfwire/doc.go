@@ -3,8 +3,9 @@
 // one socket that dumps and reads the ruleset generation, and the batch
 // writer that sends one transaction and names the message the kernel
 // refused. The rule expressions inside are still the library's (expr),
-// and the reads the library does whole go through its Conn (the forward
-// chains of every table, kernel.ForwardDropPolicies: Conn.ListChains).
+// and the reads the library does whole go through its Conn: the chains of
+// netctl's table (Read) and of every table (the forward-hook warning),
+// Conn.ListChains.
 // For each piece, why the library does not serve (measured on v0.3.0; the
 // tests and benchmarks named are in package kernel, nftlib_linux_test.go):
 //
