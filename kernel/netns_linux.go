@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"unsafe"
 
+	mdnetlink "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/plan"
@@ -99,8 +99,18 @@ func (h *Handle) NamespaceID() plan.NamespaceID { return h.id }
 // that one left by a deleted namespace is never rolled back into another.
 func (h *Handle) NamespaceCookie() uint64 { return h.cookie }
 
-// socketNetnsCookie reads the cookie of the namespace a socket lives in.
-func socketNetnsCookie(rc syscall.RawConn) uint64 {
+// netnsCookie reads the cookie of the namespace nsfd (0: the current one)
+// through a netlink socket of its own there; 0 when it cannot.
+func netnsCookie(nsfd int) uint64 {
+	c, err := mdnetlink.Dial(unix.NETLINK_ROUTE, &mdnetlink.Config{NetNS: nsfd})
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
 	var cookie uint64
 	_ = rc.Control(func(fd uintptr) {
 		size := uint32(unsafe.Sizeof(cookie))
