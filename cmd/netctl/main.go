@@ -3,6 +3,10 @@
 // makes it real, all of it or none of it.
 package main
 
+// The man pages in docs/man are generated from the command tree by a test
+// (TestManPages, in man_test.go), which also fails when they are not current.
+//go:generate go test -run TestManPages . -args -update-man
+
 import (
 	"errors"
 	"fmt"
