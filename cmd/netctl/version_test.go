@@ -3,7 +3,10 @@ package main
 import (
 	"debug/buildinfo"
 	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"testing"
 
 	"github.com/netctl/netctl/internal/nstest"
@@ -59,6 +62,57 @@ func TestVersionCommand(t *testing.T) {
 		if r := mustExit(t, 0, args...); r.stdout != want || r.stderr != "" {
 			t.Errorf("netctl %s: %s\nwant stdout:\n%s", args[0], r, want)
 		}
+	}
+}
+
+// TestVersionOfGitBuild: a netctl built in a git checkout names the commit
+// it was built from.
+func TestVersionOfGitBuild(t *testing.T) {
+	git := func(dir string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Skipf("git %s: %v: not a git checkout, the stamped revision is not tested", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	top := git(".", "rev-parse", "--show-toplevel")
+	head := git(".", "rev-parse", "HEAD")
+	bin := filepath.Join(t.TempDir(), "netctl")
+	build := func(dir string) *debug.BuildInfo {
+		t.Helper()
+		cmd := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "./cmd/netctl")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build in %s: %v\n%s", dir, err, out)
+		}
+		bi, err := buildinfo.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bi
+	}
+	bi := build(top)
+	if versionOf(bi).Revision == "" || versionOf(bi).Modified {
+		// The go command does not stamp a git worktree (its .git is a
+		// file), and this checkout may have uncommitted changes: build a
+		// clone of HEAD.
+		src := filepath.Join(t.TempDir(), "src")
+		git(".", "clone", "--quiet", top, src)
+		bi = build(src)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(out), "\n")
+	if len(lines) < 2 || lines[0] == "netctl (devel)" || !strings.HasPrefix(lines[1], "revision "+head+" (") || strings.Contains(lines[1], "modified") {
+		t.Errorf("netctl version of a build of %s (unmodified):\n%s", head, out)
+	}
+	if want := versionOf(bi).String(); string(out) != want {
+		t.Errorf("netctl version:\n%s\nthe binary's build info:\n%s", out, want)
 	}
 }
 
