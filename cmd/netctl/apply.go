@@ -190,6 +190,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 }
 
 func writeResult(res applyResult) error {
+	res.NetctlVersion = readBuildVersion().Module
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
