@@ -13,11 +13,16 @@ type dropPolicyReader interface {
 	ForwardDropPolicies() ([]string, error)
 }
 
-// Plan reads the live state for desired, diffs it, and adds the warnings:
-// facts that may defeat the plan. It takes no lock: a plan only reads.
+// Plan reads the live state for desired, settles what netctl may touch
+// (plan.Resolve: an error when the file names what is not netctl's), diffs
+// it, and adds the warnings: facts that may defeat the plan. It takes no
+// lock: a plan only reads.
 func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 	live, err := k.Read(desired.Scope())
 	if err != nil {
+		return nil, err
+	}
+	if desired, err = plan.Resolve(desired, live); err != nil {
 		return nil, err
 	}
 	p := plan.Diff(desired, live)
