@@ -231,6 +231,12 @@ func TestDrift(t *testing.T) {
 			check: sysctlChange("0", "1"),
 		},
 		{
+			name:  "bridge-nf-call-ip6tables changed",
+			drift: func(d *driftCtx) { d.sysctl("net.bridge.bridge-nf-call-ip6tables=0") },
+			want:  []wantChange{{"sysctl.net.bridge.bridge-nf-call-ip6tables", plan.Update}},
+			check: sysctlChange("0", "1"),
+		},
+		{
 			name:  "netctl's table deleted",
 			drift: func(d *driftCtx) { d.nft("delete", "table", "inet", "netctl") },
 			want: []wantChange{
