@@ -158,7 +158,7 @@ func (f *Failure) Error() string {
 	var b strings.Builder
 	b.WriteString(f.Err.Error())
 	if f.RolledBack {
-		b.WriteString("; rolled back: the live state is as it was before the apply")
+		b.WriteString("; rolled back: a re-read shows the live state as it was before the apply")
 	} else {
 		var m *multierror.Error
 		if errors.As(f.RollbackErr, &m) {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -148,4 +149,43 @@ func TestIsOwned(t *testing.T) {
 			t.Errorf("IsOwned(%q) = %v, want %v", alias, got, want)
 		}
 	}
+}
+
+func TestAdoptionAndReleaseAreWorded(t *testing.T) {
+	theirs := Bridge{Name: "br1", Kind: "bridge", MTU: 1500, Up: true, Owner: "uplink"}
+	desired := State{Bridges: map[string]Bridge{"br1": {Name: "br1", Kind: "bridge", Addresses: []netip.Prefix{pfx("10.9.0.1/24")}, MTU: 1500, Up: true, Owner: Owner, Adopt: true}}}
+	live := State{Bridges: map[string]Bridge{"br1": theirs}}
+	for what, tc := range map[string]struct {
+		desired, live State
+		phrase        string
+	}{
+		"adopt":   {desired, live, "# bridge.br1 will be adopted (adopt: true), updated in-place"},
+		"release": {State{}, State{Bridges: map[string]Bridge{"br1": resolvedOf(t, desired, live).Bridges["br1"]}}, "# bridge.br1 will be released: netctl adopted it, so its mark and addresses go and the link stays"},
+	} {
+		resolved, err := Resolve(tc.desired, tc.live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := Diff(resolved, tc.live).WriteText(&b, TextOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.phrase) {
+			t.Errorf("%s: the plan does not say %q:\n%s", what, tc.phrase, b.String())
+		}
+	}
+}
+
+// resolvedOf is the bridge state after an apply of desired on live.
+func resolvedOf(t *testing.T, desired, live State) State {
+	t.Helper()
+	s, err := Resolve(desired, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range s.Bridges {
+		b.Adopt = false
+		s.Bridges[name] = b
+	}
+	return s
 }
