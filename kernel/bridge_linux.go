@@ -151,7 +151,15 @@ func (h *Handle) linkBridge(name string) (netlink.Link, error) {
 	return l, nil
 }
 
+// deleteLink deletes the named bridge if it is netctl's own: its alias is
+// netctl's mark, or empty (a creation cut short before the alias was
+// written, which a recovery removes). An adopted bridge is released, never
+// deleted; anyone else's is refused, whatever the caller read before.
 func (h *Handle) deleteLink(name string) error {
+	return h.removeLink(name, true)
+}
+
+func (h *Handle) removeLink(name string, checkOwner bool) error {
 	l, err := h.linkBridge(name)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
@@ -159,6 +167,9 @@ func (h *Handle) deleteLink(name string) error {
 			return nil
 		}
 		return fmt.Errorf("bridge %s: %w", name, err)
+	}
+	if a := l.Attrs().Alias; checkOwner && a != "" && a != plan.Owner {
+		return fmt.Errorf("bridge %s carries the alias %q, not the mark of a bridge netctl created: netctl will not delete it", name, a)
 	}
 	if err := h.nl.LinkDel(l); err != nil {
 		return mapPermission(fmt.Errorf("deleting %s %s: %w", l.Type(), name, err))
@@ -176,7 +187,7 @@ func (h *Handle) createLink(to *plan.Bridge) (err error) {
 	}
 	defer func() {
 		if err != nil { // no half-made bridge is left behind
-			_ = h.deleteLink(to.Name)
+			_ = h.removeLink(to.Name, false)
 		}
 	}()
 	if l, err = h.nl.LinkByName(to.Name); err != nil {

@@ -208,6 +208,12 @@ func TestBridges(t *testing.T) {
 	if old0.Owner != plan.Adopted+":uplink" {
 		t.Fatalf("an adopted bridge is not read: %+v", old0)
 	}
+	// Never deleted, adopted or anyone else's, whatever the caller read.
+	asOurs := old0
+	asOurs.Owner = plan.Owner
+	if err := h.SyncBridge(&asOurs, nil); err == nil {
+		t.Error("an adopted bridge was deleted")
+	}
 	rel := old0
 	rel.Owner = "uplink"
 	if err := h.SyncBridge(&old0, &rel); err != nil {
@@ -217,6 +223,10 @@ func TestBridges(t *testing.T) {
 		t.Errorf("a released bridge is still read as netctl's: %+v", b)
 	}
 	mustEqual(t, "released", rel, read(t, h, plan.Scope{Bridges: []string{"old0"}}).Bridges["old0"])
+	if err := h.SyncBridge(&asOurs, nil); err == nil {
+		t.Error("someone else's bridge was deleted")
+	}
+	mustEqual(t, "someone else's", rel, read(t, h, plan.Scope{Bridges: []string{"old0"}}).Bridges["old0"])
 }
 
 func TestBridgeMTUWithPorts(t *testing.T) {
