@@ -96,12 +96,14 @@ func prefixes(ps []netip.Prefix) string {
 }
 
 // comparable is a firewall as a rollback restores it: no handles, no rules
-// it cannot write back, no rules of the user chain (a person's).
+// it cannot write back, none of the person's objects (the user chain's
+// rules, chains and sets named user…); a table that is not netctl's is none
+// of its business.
 func comparable(f *plan.Firewall) *plan.Firewall {
-	f = restorable(f)
-	if f == nil {
+	if !f.Owned() {
 		return nil
 	}
+	f = restorable(f.WithoutUserObjects())
 	for i := range f.Chains {
 		rules := slices.Clone(f.Chains[i].Rules)
 		if f.Chains[i].Name == plan.ChainUser {
