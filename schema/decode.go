@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The fields of each mapping, in the order the documentation lists them.
@@ -225,7 +225,7 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 				if it == nil {
 					continue
 				}
-				ipath := p.index(e.path, i)
+				ipath := index(e.path, i)
 				if pr, ok := p.source(it, ipath); ok {
 					bs.sources = append(bs.sources, sourceSrc{prefix: pr, node: it, path: ipath})
 				}
@@ -242,7 +242,7 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 				if it == nil {
 					continue
 				}
-				if ls, ok := p.link(it, p.index(e.path, i)); ok {
+				if ls, ok := p.link(it, index(e.path, i)); ok {
 					bs.links = append(bs.links, ls)
 				}
 			}
@@ -289,7 +289,7 @@ func (p *parser) containers(bs *bridgeSrc, n *node, path string) {
 			}
 		}
 		if !addrSeen {
-			p.add(e.key, p.child(e.path, "address"), "missing: every container needs an IPv4 address on its bridge, e.g. address: 172.17.0.2")
+			p.add(e.key, child(e.path, "address"), "missing: every container needs an IPv4 address on its bridge, e.g. address: 172.17.0.2")
 		}
 		bs.conts = append(bs.conts, cs)
 	}

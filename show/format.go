@@ -3,7 +3,7 @@ package show
 import (
 	"reflect"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The netctl file format as Go types: what show writes, and what Schema
