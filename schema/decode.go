@@ -7,12 +7,13 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// The fields of each mapping, in the order the documentation lists them.
+// The fields of each mapping, in the order the documentation lists them,
+// from the types of format.go.
 var (
-	topFields       = []string{"ip_forward", "firewall", "bridges"}
-	bridgeFields    = []string{"address", "mtu", "icc", "masquerade", "external_interface", "allowed_sources", "containers", "links"}
-	containerFields = []string{"address", "expose"}
-	linkFields      = []string{"from", "to", "alias", "ports"}
+	topFields       = fields[File]()
+	bridgeFields    = fields[FileBridge]()
+	containerFields = fields[FileContainer]()
+	linkFields      = fields[FileLink]()
 )
 
 // Words people bring from Docker and elsewhere, for "did you mean".

@@ -1,6 +1,7 @@
 // Package show turns a live State back into a netctl file, so that
-// `netctl show > netctl.yaml; netctl plan` shows no changes, and describes
-// the file format as a JSON Schema for editors. It is pure: no kernel calls.
+// `netctl show > netctl.yaml; netctl plan` shows no changes. It writes the
+// format as package schema describes it (schema.File). It is pure: no
+// kernel calls.
 package show
 
 import (
@@ -23,7 +24,7 @@ type Result struct {
 	// YAML is the file. Notes are written in it as comments.
 	YAML string
 	// File is what YAML holds.
-	File File
+	File schema.File
 	// Notes say what was seen but is not expressed by the file: ports
 	// attached to a bridge, a person's rules in the user chain, foreign rules
 	// and set elements, and anything the file could not reproduce.
@@ -66,7 +67,7 @@ func Config(live plan.State) Result {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // render encodes the file with the notes as comments at its top.
-func render(f File, notes []string, residual bool) (string, error) {
+func render(f schema.File, notes []string, residual bool) (string, error) {
 	var b bytes.Buffer
 	if residual {
 		b.WriteString("# Written by netctl show from the live state, which this file cannot reproduce exactly: see the notes.\n")
@@ -119,9 +120,9 @@ func (w *writer) note(format string, args ...any) {
 	w.notes = append(w.notes, fmt.Sprintf(format, args...))
 }
 
-func (w *writer) file() File {
+func (w *writer) file() schema.File {
 	live := w.live
-	var f File
+	var f schema.File
 	switch v, ok := live.Sysctls[plan.SysctlIPForward]; {
 	case !ok:
 		w.note("%s was not read: ip_forward is left out, so netctl leaves it alone", plan.SysctlIPForward)
@@ -376,8 +377,8 @@ func (w *writer) sourceElement(e plan.Element) bool {
 	return true
 }
 
-func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, Bridge], bool) {
-	e := Entry[IfName, Bridge]{Name: IfName(b.Name)}
+func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[schema.IfName, schema.FileBridge], bool) {
+	e := schema.Entry[schema.IfName, schema.FileBridge]{Name: schema.IfName(b.Name)}
 	if len(b.Ports) > 0 {
 		e.Comment = "attached ports, not netctl's: " + strings.Join(b.Ports, ", ")
 		w.note("bridge %q has attached ports, not netctl's: %s", b.Name, strings.Join(b.Ports, ", "))
@@ -396,14 +397,14 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 	if b.Owner != plan.Owner {
 		w.note("bridge %q does not carry netctl's mark (alias %q)", b.Name, b.Owner)
 	}
-	e.Value = Bridge{Address: Gateway(b.Addresses[0].String()), MTU: b.MTU}
+	e.Value = schema.FileBridge{Address: schema.Gateway(b.Addresses[0].String()), MTU: b.MTU}
 	if !firewall {
 		return e, true
 	}
 	v := &e.Value
 	v.ICC, v.Masquerade = ptr(fa.icc), ptr(fa.masquerade)
 	if fa.sourceRule {
-		v.ExternalInterface = IfName(fa.external)
+		v.ExternalInterface = schema.IfName(fa.external)
 	}
 	slices.SortFunc(fa.sources, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	for _, p := range fa.sources {
@@ -411,7 +412,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 		if p.IsSingleIP() {
 			s = p.Addr().String()
 		}
-		v.AllowedSources = append(v.AllowedSources, Source(s))
+		v.AllowedSources = append(v.AllowedSources, schema.Source(s))
 	}
 	if len(fa.sources) > 0 && !fa.sourceRule {
 		w.note("bridge %q has allowed sources but no allowed_sources rule", b.Name)
@@ -434,9 +435,9 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 		return names[i] < names[j]
 	})
 	for _, n := range names {
-		v.Containers = append(v.Containers, Entry[ContainerName, Container]{
-			Name:  ContainerName(n),
-			Value: Container{Address: HostAddress(fa.containers[n].String()), Expose: portList(schema.MergePorts(exposed[n]))},
+		v.Containers = append(v.Containers, schema.Entry[schema.ContainerName, schema.FileContainer]{
+			Name:  schema.ContainerName(n),
+			Value: schema.FileContainer{Address: schema.HostAddress(fa.containers[n].String()), Expose: portList(schema.MergePorts(exposed[n]))},
 		})
 	}
 	sort.Slice(pairs, func(i, j int) bool {
@@ -446,15 +447,15 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 		return pairs[i][1] < pairs[j][1]
 	})
 	for _, pair := range pairs {
-		v.Links = append(v.Links, Link{From: ContainerName(pair[0]), To: ContainerName(pair[1]), Ports: portList(schema.MergePorts(fa.links[pair]))})
+		v.Links = append(v.Links, schema.FileLink{From: schema.ContainerName(pair[0]), To: schema.ContainerName(pair[1]), Ports: portList(schema.MergePorts(fa.links[pair]))})
 	}
 	return e, true
 }
 
-func portList(ps []schema.Port) Flow[Port] {
-	var out Flow[Port]
+func portList(ps []schema.Port) schema.Flow[schema.FilePort] {
+	var out schema.Flow[schema.FilePort]
 	for _, p := range ps {
-		out = append(out, Port(p.String()))
+		out = append(out, schema.FilePort(p.String()))
 	}
 	return out
 }
