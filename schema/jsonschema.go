@@ -152,9 +152,9 @@ const (
 	ipv4    = octet + `(\.` + octet + `){3}`
 	portNum = `0*(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})`
 
-	// PatternIfName is a Linux interface name (IFNAMSIZ-1 = 15; the schema
-	// counts characters where the kernel counts bytes).
-	PatternIfName = `^[^/:%\s]{1,15}$`
+	// PatternIfName is an interface name as CheckIfName accepts it: 1-15
+	// printable ASCII characters but / : % " ' ` \\ *, not "." or "..".
+	PatternIfName = `^[!#$&()+,\-.0-9;-\[\]-_a-~]{1,15}$`
 	// PatternContainerName is Docker's container name syntax.
 	PatternContainerName = `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
 	// PatternGateway is an IPv4 address with a prefix length of at most 30.
@@ -170,7 +170,7 @@ const (
 func (IfName) jsonSchema() map[string]any {
 	return map[string]any{
 		"type":        "string",
-		"description": "A Linux interface name: 1-15 bytes, no '/', ':', '%' or whitespace, not '.' or '..'.",
+		"description": "A Linux interface name: 1-15 printable ASCII characters, none of / : % \" ' ` \\ * and no whitespace, not '.' or '..'.",
 		"pattern":     PatternIfName,
 		"not":         map[string]any{"enum": []any{".", ".."}},
 		"examples":    []any{"docker0", "eth0"},

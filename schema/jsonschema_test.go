@@ -173,3 +173,22 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("%d default tags for %d defaults the loader fills in", seen, len(got))
 	}
 }
+
+// TestIfNamePattern holds the schema's interface name pattern to the
+// loader's rule, CheckIfName, over every byte alone and in a name.
+func TestIfNamePattern(t *testing.T) {
+	re := regexp.MustCompile(PatternIfName)
+	var inputs []string
+	for c := range 256 {
+		b := string([]byte{byte(c)})
+		inputs = append(inputs, b, "a"+b+"b", "eth"+b)
+	}
+	inputs = append(inputs, "é", "br-é", "123456789012345", "1234567890123456", "<<", "", ".", "..", "...", "\u00a0")
+	for _, in := range inputs {
+		want := CheckIfName(in) == nil
+		got := re.MatchString(in) && in != "." && in != ".." // "not": {"enum": [".", ".."]}
+		if got != want {
+			t.Errorf("%q: pattern accepts %v, CheckIfName %v (%v)", in, got, want, CheckIfName(in))
+		}
+	}
+}
