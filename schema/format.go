@@ -81,7 +81,8 @@ func (m Map[K, V]) MarshalYAML() (any, error) {
 		if err := v.Encode(e.Value); err != nil {
 			return nil, err
 		}
-		key := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(e.Name), HeadComment: e.Comment}
+		key := scalar(string(e.Name))
+		key.HeadComment = e.Comment
 		n.Content = append(n.Content, key, &v)
 	}
 	return n, nil
@@ -109,6 +110,33 @@ func (f Flow[T]) MarshalYAML() (any, error) {
 
 // IfName is a Linux interface name.
 type IfName string
+
+// MarshalYAML writes the name so that it loads back as itself.
+func (n IfName) MarshalYAML() (any, error) { return scalar(string(n)), nil }
+
+// scalar is s as a YAML string that loads back as s, whatever the YAML
+// library's resolver thinks: plain when s is a word of letters, digits and
+// "_.-" starting with a letter or digit (the encoder itself quotes those
+// that read as null, booleans or numbers), double-quoted otherwise ("<<"
+// unquoted is a merge key, "~" null, "?a" a complex key, "&a" an anchor).
+func scalar(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if !plainWord(s) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+func plainWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // ContainerName is a Docker container name.
 type ContainerName string

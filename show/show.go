@@ -140,6 +140,10 @@ func (w *writer) file() schema.File {
 			w.note("interface %q (%s) carries netctl's mark but is not a bridge: left out", name, b.Kind)
 			continue
 		}
+		if err := schema.CheckIfName(name); err != nil {
+			w.note("bridge %q carries netctl's mark but a netctl file cannot name it (%v): left out", name, err)
+			continue
+		}
 		w.names = append(w.names, name)
 		w.facts[name] = &facts{order: -1, icc: true, containers: map[string]netip.Addr{}, byAddr: map[netip.Addr]string{}, links: map[[2]string][]schema.Port{}}
 	}
@@ -404,7 +408,11 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 	v := &e.Value
 	v.ICC, v.Masquerade = ptr(fa.icc), ptr(fa.masquerade)
 	if fa.sourceRule {
-		v.ExternalInterface = schema.IfName(fa.external)
+		if err := schema.CheckIfName(fa.external); fa.external != "" && err != nil {
+			w.note("bridge %q: the allowed_sources rule names interface %q, which a netctl file cannot (%v): external_interface left out", b.Name, fa.external, err)
+		} else {
+			v.ExternalInterface = schema.IfName(fa.external)
+		}
 	}
 	slices.SortFunc(fa.sources, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	for _, p := range fa.sources {
