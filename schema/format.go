@@ -20,27 +20,27 @@ import (
 
 // File is a whole netctl.yaml.
 type File struct {
-	IPForward *bool               `yaml:"ip_forward,omitempty" doc:"net.ipv4.ip_forward: true sets it to 1, false to 0. Omitted, netctl leaves the sysctl alone."`
-	Firewall  *bool               `yaml:"firewall,omitempty" default:"true" doc:"Docker's --iptables. false: netctl writes no firewall at all (then icc: false, masquerade, allowed_sources and links are refused)."`
+	IPForward *bool                   `yaml:"ip_forward,omitempty" doc:"net.ipv4.ip_forward: true sets it to 1, false to 0. Omitted, netctl leaves the sysctl alone."`
+	Firewall  *bool                   `yaml:"firewall,omitempty" default:"true" doc:"Docker's --iptables. false: netctl writes no firewall at all (then icc: false, masquerade, allowed_sources and links are refused)."`
 	Bridges   Map[IfName, FileBridge] `yaml:"bridges,omitempty" doc:"The bridges netctl manages, by Linux interface name: Docker's default bridge (docker0) and user-defined networks."`
 }
 
 // FileBridge is one bridge network.
 type FileBridge struct {
-	Address           Gateway                       `yaml:"address" required:"true" doc:"The bridge's gateway address with the subnet's prefix length (Docker's --bip), e.g. 172.17.0.1/16. The containers live in that subnet."`
-	MTU               int                           `yaml:"mtu,omitempty" default:"1500" min:"68" max:"65535" doc:"The bridge's MTU."`
-	ICC               *bool                         `yaml:"icc,omitempty" default:"true" doc:"Docker's --icc: whether containers on this bridge may talk to each other freely. false: only links are allowed (needs the firewall)."`
-	Masquerade        *bool                         `yaml:"masquerade,omitempty" default:"true" doc:"Docker's --ip-masq: masquerade traffic from the subnet that leaves through another interface. Default true with the firewall, false without."`
-	ExternalInterface IfName                        `yaml:"external_interface,omitempty" doc:"Where outside traffic enters (e.g. eth0). Omitted: any interface other than the bridge."`
-	AllowedSources    Flow[Source]                  `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 addresses or CIDRs may reach the containers from outside (Docker's DROP rule negated on a source)."`
+	Address           Gateway                           `yaml:"address" required:"true" doc:"The bridge's gateway address with the subnet's prefix length (Docker's --bip), e.g. 172.17.0.1/16. The containers live in that subnet."`
+	MTU               int                               `yaml:"mtu,omitempty" default:"1500" min:"68" max:"65535" doc:"The bridge's MTU."`
+	ICC               *bool                             `yaml:"icc,omitempty" default:"true" doc:"Docker's --icc: whether containers on this bridge may talk to each other freely. false: only links are allowed (needs the firewall)."`
+	Masquerade        *bool                             `yaml:"masquerade,omitempty" default:"true" doc:"Docker's --ip-masq: masquerade traffic from the subnet that leaves through another interface. Default true with the firewall, false without."`
+	ExternalInterface IfName                            `yaml:"external_interface,omitempty" doc:"Where outside traffic enters (e.g. eth0). Omitted: any interface other than the bridge."`
+	AllowedSources    Flow[Source]                      `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 addresses or CIDRs may reach the containers from outside (Docker's DROP rule negated on a source)."`
 	Containers        Map[ContainerName, FileContainer] `yaml:"containers,omitempty" doc:"The containers attached to this bridge, by name."`
 	Links             []FileLink                        `yaml:"links,omitempty" doc:"Docker's --link: 'from' may open connections to 'to' on the listed ports."`
 }
 
 // FileContainer is a container attached to a bridge.
 type FileContainer struct {
-	Address HostAddress `yaml:"address" required:"true" doc:"The container's IPv4 address in its bridge's subnet, without prefix length, e.g. 172.17.0.2."`
-	Expose  Flow[FilePort]  `yaml:"expose,omitempty" doc:"What the container's Dockerfile EXPOSEs: PORT, PORT/PROTO or START-END/PROTO; protocol tcp (default), udp or sctp."`
+	Address HostAddress    `yaml:"address" required:"true" doc:"The container's IPv4 address in its bridge's subnet, without prefix length, e.g. 172.17.0.2."`
+	Expose  Flow[FilePort] `yaml:"expose,omitempty" doc:"What the container's Dockerfile EXPOSEs: PORT, PORT/PROTO or START-END/PROTO; protocol tcp (default), udp or sctp."`
 }
 
 // MarshalYAML writes a container on one line: {address: 172.17.0.2, expose: [80/tcp]}.
@@ -56,10 +56,10 @@ func (c FileContainer) MarshalYAML() (any, error) {
 
 // FileLink is Docker's --link between two containers of one bridge.
 type FileLink struct {
-	From  ContainerName `yaml:"from" required:"true" doc:"The container that opens connections."`
-	To    ContainerName `yaml:"to" required:"true" doc:"The container it may connect to."`
-	Alias ContainerName `yaml:"alias,omitempty" doc:"The name From knows To by, for people; netctl does not use it."`
-	Ports Flow[FilePort]    `yaml:"ports,omitempty" doc:"A subset of To's exposed ports. Omitted: all of them."`
+	From  ContainerName  `yaml:"from" required:"true" doc:"The container that opens connections."`
+	To    ContainerName  `yaml:"to" required:"true" doc:"The container it may connect to."`
+	Alias ContainerName  `yaml:"alias,omitempty" doc:"The name From knows To by, for people; netctl does not use it."`
+	Ports Flow[FilePort] `yaml:"ports,omitempty" doc:"A subset of To's exposed ports. Omitted: all of them."`
 }
 
 // Map is a YAML mapping that keeps its order: bridges are compiled in file

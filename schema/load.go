@@ -18,6 +18,9 @@ import (
 // about 80 MB, and a larger input is a mistake (-f /dev/zero), not a file.
 const MaxFileSize = 64 << 20
 
+// fileLimit is MaxFileSize; tests lower it.
+var fileLimit int64 = MaxFileSize
+
 // Stdin is the name Load reads standard input by, and the name messages
 // give it.
 const (
@@ -59,7 +62,7 @@ func read(path string) (string, []byte, error) {
 		return path, nil, fmt.Errorf("%s: is a directory, not a netctl file", path)
 	case !m.IsRegular():
 		return path, nil, fmt.Errorf("%s: is not a regular file (%s): netctl reads a file, or standard input with -f -", path, fileKind(m))
-	case st.Size() > MaxFileSize:
+	case st.Size() > fileLimit:
 		return path, nil, tooLarge(path)
 	}
 	data, err := readLimited(path, f)
@@ -67,18 +70,21 @@ func read(path string) (string, []byte, error) {
 }
 
 func readLimited(name string, r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(r, fileLimit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(data) > MaxFileSize {
+	if int64(len(data)) > fileLimit {
 		return nil, tooLarge(name)
 	}
 	return data, nil
 }
 
 func tooLarge(name string) error {
-	return fmt.Errorf("%s: larger than %d MiB, the most netctl reads", name, MaxFileSize>>20)
+	if fileLimit%(1<<20) != 0 {
+		return fmt.Errorf("%s: larger than %d bytes, the most netctl reads", name, fileLimit)
+	}
+	return fmt.Errorf("%s: larger than %d MiB, the most netctl reads", name, fileLimit>>20)
 }
 
 func fileKind(m os.FileMode) string {
@@ -200,7 +206,8 @@ func (r *lineReader) Read(b []byte) (int, error) {
 	if r.off >= len(r.data) {
 		return 0, io.EOF
 	}
-	end := r.off + lineEnd(r.data[r.off:])
+	// A line longer than b is given in pieces: look no further than b holds.
+	end := r.off + lineEnd(r.data[r.off:min(len(r.data), r.off+len(b))])
 	n := copy(b, r.data[r.off:end])
 	if r.off == 0 || r.data[r.off-1] == '\n' || r.data[r.off-1] == '\r' || isBreakEnd(r.data[:r.off]) {
 		r.last = r.off
