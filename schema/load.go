@@ -2,6 +2,7 @@ package schema
 
 import (
 	"bytes"
+	"slices"
 	"errors"
 	"fmt"
 	"io"
@@ -131,9 +132,18 @@ type parser struct {
 	cut           int
 
 	portBlock []Port // see copyPorts
+
+	// entries is a stack of the entries of the mappings being walked: a
+	// caller of mapping pops its entries (release) when done with them, so
+	// that a mapping of one key per container costs no allocation.
+	entries []entry
 }
 
-func (p *parser) addAt(line, col int, path, format string, args ...any) {
+// release pops the entries above mark, a length of p.entries taken before
+// a call of mapping.
+func (p *parser) release(mark int) { p.entries = p.entries[:mark] }
+
+func (p *parser) addAt(line, col int, path fieldPath, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	// One problem, one line, whatever the input held.
 	msg = strings.Map(func(r rune) rune {
@@ -148,10 +158,10 @@ func (p *parser) addAt(line, col int, path, format string, args ...any) {
 	if col < 1 {
 		col = 1
 	}
-	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, Path: path, Msg: msg})
+	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, Path: path.String(), Msg: msg})
 }
 
-func (p *parser) add(n *node, path, format string, args ...any) {
+func (p *parser) add(n *node, path fieldPath, format string, args ...any) {
 	p.addAt(n.Line, n.Column, path, format, args...)
 }
 
@@ -164,7 +174,7 @@ func (p *parser) parse(data []byte) *Config {
 	var doc yaml.Node
 	err := decode(dec, &doc)
 	if errors.Is(err, io.EOF) {
-		p.addAt(1, 1, "", "empty document: expected a mapping with bridges and settings")
+		p.addAt(1, 1, fieldPath{}, "empty document: expected a mapping with bridges and settings")
 		return nil
 	}
 	if err != nil {
@@ -177,7 +187,7 @@ func (p *parser) parse(data []byte) *Config {
 	case err != nil:
 		p.syntaxError(err, data, in)
 	default:
-		p.addAt(extra.Line, extra.Column, "", "more than one document: netctl reads a single document")
+		p.addAt(extra.Line, extra.Column, fieldPath{}, "more than one document: netctl reads a single document")
 	}
 	return p.config(&doc)
 }
@@ -293,7 +303,7 @@ func (p *parser) syntaxError(err error, data []byte, in *lineReader) {
 			off = i
 		}
 		line, col := position(data, off)
-		p.addAt(line, col, "", "unknown alias *%s: no anchor &%s before it", shorten(name), shorten(name))
+		p.addAt(line, col, fieldPath{}, "unknown alias *%s: no anchor &%s before it", shorten(name), shorten(name))
 		return
 	}
 	off := stopped
@@ -317,10 +327,10 @@ func (p *parser) syntaxError(err error, data []byte, in *lineReader) {
 		col = 1
 	}
 	if msg == "found character that cannot start any token" && tabIndented(data, line) {
-		p.addAt(line, 1, "", "syntax error: this line is indented with a tab: YAML indents with spaces only")
+		p.addAt(line, 1, fieldPath{}, "syntax error: this line is indented with a tab: YAML indents with spaces only")
 		return
 	}
-	p.addAt(line, col, "", "syntax error: %s", msg)
+	p.addAt(line, col, fieldPath{}, "syntax error: %s", msg)
 }
 
 // tabIndented reports whether the indentation of the given line holds a tab.
@@ -375,7 +385,7 @@ func (p *parser) checkText(data []byte) bool {
 		return true
 	}
 	line, col := position(data, off)
-	p.addAt(line, col, "", "%s", msg)
+	p.addAt(line, col, fieldPath{}, "%s", msg)
 	return false
 }
 
@@ -402,7 +412,7 @@ var knownTags = map[string]bool{
 
 // resolve follows aliases and counts the walk. It returns nil, after
 // recording why, for a node that cannot be used.
-func (p *parser) resolve(n *node, path string) *node {
+func (p *parser) resolve(n *node, path fieldPath) *node {
 	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
 		if hops > 100 || n.Alias == nil {
 			p.add(n, path, "alias *%s leads nowhere", n.Value)
@@ -456,7 +466,7 @@ func describe(n *node) string {
 	return v
 }
 
-func (p *parser) expected(n *node, path, want string) {
+func (p *parser) expected(n *node, path fieldPath, want string) {
 	p.add(n, path, "expected %s, got %s", want, describe(n))
 }
 
@@ -465,18 +475,20 @@ func (p *parser) expected(n *node, path, want string) {
 type entry struct {
 	name     string
 	key, val *node
-	path     string
+	path     fieldPath
 }
 
 // mapping returns the entries of a mapping node in file order, recording
 // duplicate keys and, when fields is not nil, keys that are not fields. Only
 // the first of duplicate keys is returned.
-func (p *parser) mapping(n *node, path string, fields []string, synonyms map[string]string) ([]entry, bool) {
+func (p *parser) mapping(n *node, path fieldPath, fields []string, synonyms map[string]string) ([]entry, bool) {
 	if n.Kind != yaml.MappingNode {
 		p.expected(n, path, "a mapping")
 		return nil, false
 	}
-	out := make([]entry, 0, len(n.Content)/2)
+	// The entries are taken from a stack: see parser.entries.
+	mark := len(p.entries)
+	p.entries = slices.Grow(p.entries, len(n.Content)/2)
 	// Keys seen, for duplicates: a map only for large mappings (the
 	// containers of a bridge); most have a few keys.
 	var seen map[string]*node
@@ -535,9 +547,9 @@ func (p *parser) mapping(n *node, path string, fields []string, synonyms map[str
 			p.add(k, kpath, "unknown field%s", hint)
 			continue
 		}
-		out = append(out, entry{name: name, key: k, val: p.resolve(n.Content[i+1], kpath), path: kpath})
+		p.entries = append(p.entries, entry{name: name, key: k, val: p.resolve(n.Content[i+1], kpath), path: kpath})
 	}
-	return out, true
+	return p.entries[mark:len(p.entries):len(p.entries)], true
 }
 
 func contains(list []string, s string) bool {
@@ -551,7 +563,7 @@ func contains(list []string, s string) bool {
 
 // sequence returns the items of a list node, resolved; unusable items are
 // nil.
-func (p *parser) sequence(n *node, path string) ([]*node, bool) {
+func (p *parser) sequence(n *node, path fieldPath) ([]*node, bool) {
 	if n.Kind != yaml.SequenceNode {
 		p.expected(n, path, "a list")
 		return nil, false
@@ -563,7 +575,7 @@ func (p *parser) sequence(n *node, path string) ([]*node, bool) {
 	return out, true
 }
 
-func (p *parser) boolean(n *node, path string) (bool, bool) {
+func (p *parser) boolean(n *node, path fieldPath) (bool, bool) {
 	var b bool
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
 		p.expected(n, path, "a boolean (true or false)")
@@ -572,7 +584,7 @@ func (p *parser) boolean(n *node, path string) (bool, bool) {
 	return b, true
 }
 
-func (p *parser) integer(n *node, path string) (int64, bool) {
+func (p *parser) integer(n *node, path fieldPath) (int64, bool) {
 	var v int64
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 		p.expected(n, path, "an integer")
@@ -587,7 +599,7 @@ func (p *parser) integer(n *node, path string) (int64, bool) {
 
 // text returns a scalar's text. Any scalar will do (a container may be
 // named 1), except null.
-func (p *parser) text(n *node, path string) (string, bool) {
+func (p *parser) text(n *node, path fieldPath) (string, bool) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		p.expected(n, path, "a string")
 		return "", false
@@ -597,7 +609,7 @@ func (p *parser) text(n *node, path string) (string, bool) {
 
 // port reads one port: a string as ParsePort reads it, or a YAML integer,
 // which is a tcp port.
-func (p *parser) port(n *node, path string) (Port, bool) {
+func (p *parser) port(n *node, path fieldPath) (Port, bool) {
 	if n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {
 		case "!!str":
@@ -622,7 +634,7 @@ func (p *parser) port(n *node, path string) (Port, bool) {
 
 // ports reads a list of ports; entries that are wrong are left out, their
 // problems recorded.
-func (p *parser) ports(n *node, path string) []portSrc {
+func (p *parser) ports(n *node, path fieldPath) []portSrc {
 	items, ok := p.sequence(n, path)
 	if !ok {
 		return nil

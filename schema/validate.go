@@ -193,7 +193,7 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 	for i := range bs.conts {
 		conts[bs.conts[i].c.Name] = int32(i)
 	}
-	lookup := func(name string, n *node, path string) *containerSrc {
+	lookup := func(name string, n *node, path fieldPath) *containerSrc {
 		i, ok := conts[name]
 		if !ok {
 			names := make([]string, len(bs.conts))
