@@ -2,11 +2,11 @@ package schema
 
 import (
 	"bytes"
-	"slices"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
