@@ -32,7 +32,7 @@ import (
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/kernel"
 	"github.com/netctl/netctl/plan"
-	"github.com/netctl/netctl/show"
+	"github.com/netctl/netctl/schema"
 )
 
 var (
@@ -934,8 +934,8 @@ printf '%%s\n' "${COMPREPLY[@]}"`, lib)
 
 func TestSchemaCommand(t *testing.T) {
 	r := mustExit(t, 0, "schema")
-	if r.stdout != string(show.SchemaJSON()) {
-		t.Error("netctl schema does not print show.SchemaJSON")
+	if r.stdout != string(schema.JSONSchemaText()) {
+		t.Error("netctl schema does not print schema.JSONSchemaText")
 	}
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
