@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -209,13 +208,11 @@ func TestWarningWhichChains(t *testing.T) {
 
 	// What Docker itself does with iptables-nft: iptables -P FORWARD DROP.
 	t.Run("iptables -P FORWARD DROP", func(t *testing.T) {
-		if _, err := exec.LookPath("iptables"); err != nil {
-			t.Skip("iptables is not installed")
-		}
+		nstest.RequireTool(t, "iptables", "the iptables-nft case needs it (apt-get install iptables)")
 		defer e.use(t)()
 		out := nstest.Exec(t, e.Host, "iptables", "-V")
 		if !strings.Contains(out, "nf_tables") {
-			t.Skipf("iptables is not the nf_tables variant (%s): netctl cannot see legacy xtables policies", strings.TrimSpace(out))
+			nstest.Skip(t, "iptables is not the nf_tables variant (%s): netctl cannot see legacy xtables policies", strings.TrimSpace(out))
 		}
 		nstest.Exec(t, e.Host, "iptables", "-P", "FORWARD", "DROP")
 		defer e.nft("delete", "table", "ip", "filter")

@@ -584,9 +584,7 @@ type tmux struct {
 
 func newTmux(t *testing.T, command string) *tmux {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (apt-get install tmux): the terminal test needs it")
-	}
+	nstest.RequireTool(t, "tmux", "the terminal test needs it (apt-get install tmux)")
 	x := &tmux{t: t, socket: fmt.Sprintf("netctl-ops-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	x.run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "200", "-y", "50", command)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
@@ -734,9 +732,7 @@ func task(t *testing.T, tasks []ansibleTask, name string) ansibleTask {
 }
 
 func TestAnsiblePlaybook(t *testing.T) {
-	if _, err := exec.LookPath("ansible-playbook"); err != nil {
-		t.Skip("ansible-playbook is not installed (apt-get install ansible-core): the playbook test needs it")
-	}
+	nstest.RequireTool(t, "ansible-playbook", "the playbook test needs it (apt-get install ansible-core)")
 	needBinary(t)
 	ns := nstest.New(t)
 	dir := t.TempDir()
@@ -836,9 +832,7 @@ func TestSystemdUnits(t *testing.T) {
 		t.Errorf("ExecStart flags: %v", err)
 	}
 
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("systemd-analyze is not installed: the units are not verified")
-	}
+	nstest.RequireTool(t, "systemd-analyze", "the units are not verified (apt-get install systemd)")
 	needBinary(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "netctl-drift.service", strings.Replace(string(svc), string(exec0[1]), opsBin, 1))
@@ -899,7 +893,7 @@ func TestCompletion(t *testing.T) {
 	// The bash script itself, as bash runs it on Tab.
 	const lib = "/usr/share/bash-completion/bash_completion"
 	if _, err := os.Stat(lib); err != nil {
-		t.Skip("bash-completion is not installed (apt-get install bash-completion): the bash script is not run")
+		nstest.Skip(t, "bash-completion is not installed (apt-get install bash-completion): the bash script is not run")
 	}
 	script := fmt.Sprintf(`source %s
 source <(netctl completion bash)

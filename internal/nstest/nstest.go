@@ -16,12 +16,41 @@ import (
 // every package it serves).
 const netctlStateDir = "/run/netctl"
 
-// RequireRoot skips the test, with the reason, when not running as root.
+// CI reports whether the tests run under CI (CI=true, as CI services set
+// it). There a test that lacks what it needs fails instead of skipping: a CI
+// run must not pass by proving nothing.
+func CI() bool {
+	v := os.Getenv("CI")
+	return v == "true" || v == "1"
+}
+
+// Skip skips the test with the reason; under CI it fails it instead.
+func Skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if CI() {
+		t.Fatalf("CI=true, so this test may not skip: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// RequireRoot skips the test, with the reason, when not running as root
+// (under CI it fails).
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN) to create network namespaces; run the suite as root")
+		Skip(t, "needs root (CAP_NET_ADMIN) to create network namespaces; run the suite as root")
 	}
+}
+
+// RequireTool returns the path of the named program, or skips the test
+// saying which package provides it (under CI it fails).
+func RequireTool(t testing.TB, name, why string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Skip(t, "%s is not installed: %s", name, why)
+	}
+	return p
 }
 
 // Prefix starts the name of every namespace a test makes: "nctest-", or
