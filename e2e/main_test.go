@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	}
 	repoRoot = filepath.Dir(wd)
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "e2e: not root: every test skips (they need CAP_NET_ADMIN to create network namespaces)")
+		fmt.Fprintln(os.Stderr, "e2e: not root: every test skips, or fails under CI=true (they need CAP_NET_ADMIN to create network namespaces)")
 		os.Exit(m.Run())
 	}
 	tmp, err := os.MkdirTemp("", "netctl-e2e-")
