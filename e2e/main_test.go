@@ -149,6 +149,7 @@ func (e *env) applyFile(path string) {
 		e.t.Fatalf("netctl apply -f %s exited %d:\n%s", filepath.Base(path), code, out)
 	}
 	e.t.Logf("netctl apply -f %s: ok", filepath.Base(path))
+	e.Ready(e.t) // the containers attached before: their ports forward again
 	e.attach(path)
 }
 

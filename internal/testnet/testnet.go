@@ -153,6 +153,23 @@ func (n *Net) AddContainer(t testing.TB, name, bridge string, addr netip.Prefix,
 	return c
 }
 
+// Ready waits, as AddContainer does, until every container's veth has
+// carrier at both ends and its bridge port forwards: after a change to the
+// host (an apply that touched a bridge) nothing is probed through a port
+// that is not forwarding again yet.
+func (n *Net) Ready(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	var ends []End
+	for _, c := range n.containers {
+		ends = append(ends, End{n.Host, c.HostVeth}, End{c.NS, "eth0"})
+	}
+	n.mu.Unlock()
+	if err := WaitReady(ReadyLimit, ends...); err != nil {
+		t.Fatalf("testnet: %v", err)
+	}
+}
+
 // join makes ns part of the topology for the positive-control ledger, until
 // the test ends.
 func (n *Net) join(t testing.TB, ns string) {
