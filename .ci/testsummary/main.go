@@ -2,7 +2,8 @@
 // person needs from a CI run: each package's result line, the full output
 // of every failed test, every skipped test with its reason, and the number
 // of tests run, passed, failed and skipped (subtests counted). It exits 1 if
-// anything failed, including a package that did not build.
+// anything failed, including a package that did not build, or if no test
+// ran at all.
 package main
 
 import (
@@ -90,7 +91,7 @@ func main() {
 	}
 	run := len(passed) + len(failed)
 	fmt.Printf("tests: %d run (%d passed, %d failed), %d skipped\n", run, len(passed), len(failed), len(skipped))
-	if len(failed) > 0 || pkgFailed {
+	if len(failed) > 0 || pkgFailed || run == 0 {
 		fmt.Println("FAIL")
 		os.Exit(1)
 	}
