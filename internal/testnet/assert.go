@@ -87,9 +87,10 @@ func (p Probe) run() Result {
 
 // Problem says why the result does not match what the probe expected, or ""
 // when it does. A blocked probe passes only if (1) the client got no echo,
-// (2) the listener never received the message, not even one way, and (3) the
+// (2) the listener never received the message, not even one way, (3) the
 // listener itself is demonstrably up (Listener.Alive): a connection to a dead
-// listener proves nothing about the firewall.
+// listener proves nothing about the firewall, and (4) the probe failed on the
+// wire, next to positive controls on the same topology (control.go).
 func (r Result) Problem() string {
 	p := r.Probe
 	if p.Want {
