@@ -204,6 +204,12 @@ func TestICCOffBlocksIPv6(t *testing.T) {
 		return ps
 	}
 
+	// Positive control before the first blocked assertion: with the switch
+	// off by hand the same probes connect (addresses, listeners and path
+	// work); apply turns it back on.
+	nstest.Exec(t, e.Host, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-ip6tables=0")
+	expect6(t, "control: bridge-nf-call-ip6tables=0", probes(true)...)
+	e.applyFile(path)
 	expect6(t, "icc: false", probes(false)...)
 	e.wantPlanClean(path)
 
