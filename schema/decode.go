@@ -213,6 +213,10 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 			if b, ok := p.boolean(e.val, e.path); ok {
 				bs.b.Masquerade, bs.masq = b, e.val
 			}
+		case "adopt":
+			if b, ok := p.boolean(e.val, e.path); ok {
+				bs.b.Adopt = b
+			}
 		case "external_interface":
 			if s, ok := p.text(e.val, e.path); ok {
 				if msg := checkIfName(s); msg != "" {
