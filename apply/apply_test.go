@@ -270,7 +270,7 @@ func TestSecondApplyWaitsThenNamesTheHolder(t *testing.T) {
 	// waiting while the lock is held, and gets it once it is released.
 	waited := make(chan error, 1)
 	go func() {
-		second, err := apply.Begin(k, apply.Options{Netns: ns, StateDir: dir, LockWait: time.Minute})
+		second, err := apply.Begin(k, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir, LockWait: time.Minute})
 		if err == nil {
 			second.Close()
 		}
