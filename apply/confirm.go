@@ -5,55 +5,163 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
+
+	"github.com/netctl/netctl/plan"
 )
 
 // An apply made with KeepJournal waits for confirmation, like netplan try and
 // iptables-apply: Enter on its terminal, or `netctl confirm` from another
-// shell, which drops a file next to the journal.
+// shell, which drops a file next to the journal. The waiting apply holds the
+// namespace's lock for the whole wait, and removes the file when it takes
+// the confirmation: that is how confirm knows someone waits, and was heard.
 
 func confirmPath(dir, netns string) string {
 	return filepath.Join(dir, nsKey(netns)+".confirm")
 }
 
-// RequestConfirm confirms the apply waiting in the namespace.
+func lockPath(dir, netns string) string {
+	return filepath.Join(dir, nsKey(netns)+".lock")
+}
+
+// confirmAnswer bounds how long RequestConfirm waits for the waiting apply
+// to take the confirmation (it looks every 50 ms).
+const confirmAnswer = 10 * time.Second
+
+// RequestConfirm confirms the apply waiting in the namespace, and returns
+// once that apply took the confirmation. It fails, saying so, when no apply
+// waits: none was made with --confirm-timeout, or the one that was has died
+// (its change stays live until the next apply rolls it back).
 func RequestConfirm(opts Options) error {
 	if opts.StateDir == "" {
 		opts.StateDir = DefaultStateDir
 	}
-	j, err := readJournal(journalPath(opts.StateDir, opts.Netns))
+	jpath := journalPath(opts.StateDir, opts.Netns)
+	j, err := readJournal(jpath)
 	if err != nil {
 		return err
 	}
+	none := fmt.Sprintf("no apply is waiting for confirmation in namespace %q", displayNS(opts.Netns))
 	if j == nil || !j.Confirming {
-		return fmt.Errorf("no apply is waiting for confirmation in namespace %q", displayNS(opts.Netns))
+		return errors.New(none)
 	}
-	return os.WriteFile(confirmPath(opts.StateDir, opts.Netns), []byte(fmt.Sprintln(os.Getpid())), 0o600)
+	held, err := lockHeld(lockPath(opts.StateDir, opts.Netns))
+	if err != nil {
+		return err
+	}
+	if !held {
+		return fmt.Errorf("%s: %s; its change is still live, and the next apply rolls it back", none, describe(j))
+	}
+	path := confirmPath(opts.StateDir, opts.Netns)
+	if err := os.WriteFile(path, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(confirmAnswer)
+	for {
+		time.Sleep(20 * time.Millisecond)
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil // taken
+		}
+		held, err := lockHeld(lockPath(opts.StateDir, opts.Netns))
+		if err != nil {
+			return err
+		}
+		if !held || time.Now().After(deadline) {
+			_ = os.Remove(path)
+			if !held {
+				return fmt.Errorf("%s: the apply (pid %d) ended before it took the confirmation (timed out or interrupted), and rolled its change back or left it to the next apply", none, j.PID)
+			}
+			return fmt.Errorf("the apply waiting for confirmation (pid %d) did not take it within %s", j.PID, confirmAnswer)
+		}
+	}
 }
 
+// lockHeld reports whether an apply holds the lock at path, without taking
+// it for longer than a look.
+func lockHeld(path string) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return true, nil
+	}
+	return false, err
+}
+
+// WaitEnd is how a wait for confirmation ended.
+type WaitEnd int
+
+// The ends of a wait for confirmation.
+const (
+	// Confirmed: the change is kept.
+	Confirmed WaitEnd = iota
+	// TimedOut: not confirmed in time; the change was rolled back.
+	TimedOut
+	// Stopped: told to stop (a signal: the terminal hung up, Ctrl-C,
+	// systemctl stop); the change was rolled back.
+	Stopped
+)
+
 // AwaitConfirmation waits for a confirmation (a value on enter, or
-// RequestConfirm from another process) until timeout. Confirmed, the change
-// is kept; otherwise it is rolled back.
-func (t *Txn) AwaitConfirmation(timeout time.Duration, enter <-chan struct{}) (confirmed bool, err error) {
+// RequestConfirm from another process) until timeout, or until stop is
+// closed. Confirmed, the change is kept; otherwise it is rolled back, and a
+// non-nil error says the rollback failed or a re-read did not prove it.
+func (t *Txn) AwaitConfirmation(timeout time.Duration, enter, stop <-chan struct{}) (WaitEnd, error) {
+	if timeout <= 0 {
+		return TimedOut, t.Rollback()
+	}
 	path := confirmPath(t.opts.StateDir, t.opts.Netns)
-	_ = os.Remove(path) // a confirmation left from before does not count
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
+		case <-stop:
+			return Stopped, t.Rollback()
 		case <-enter:
-			return true, t.Confirm()
+			return Confirmed, t.Confirm()
 		case <-tick.C:
 			if _, err := os.Stat(path); err == nil {
+				// Removed before the journal: confirm takes the removal
+				// as the answer.
 				_ = os.Remove(path)
-				return true, t.Confirm()
+				return Confirmed, t.Confirm()
 			} else if !errors.Is(err, os.ErrNotExist) {
-				return false, err
+				return TimedOut, errors.Join(err, t.Rollback())
 			}
 		case <-deadline.C:
-			return false, t.Rollback()
+			return TimedOut, t.Rollback()
 		}
 	}
+}
+
+// provenBack re-reads scope and fails unless it is before again: a rollback
+// is claimed only when the kernel shows it. Rules netctl could not decode
+// are left out: no rollback can write them back.
+func provenBack(k Kernel, before plan.State, scope plan.Scope) error {
+	live, err := k.Read(scope)
+	if err != nil {
+		return fmt.Errorf("re-reading after the rollback: %w", err)
+	}
+	before.Firewall = restorable(before.Firewall)
+	if left := plan.Diff(before, live); !left.Empty() {
+		addrs := make([]string, 0, len(left.Changes))
+		for _, c := range left.Changes {
+			addrs = append(addrs, c.Address)
+		}
+		if len(addrs) > 5 {
+			addrs = append(addrs[:5], fmt.Sprintf("and %d more", len(addrs)-5))
+		}
+		return fmt.Errorf("after the rollback the live state still differs from before: %s", strings.Join(addrs, ", "))
+	}
+	return nil
 }

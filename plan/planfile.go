@@ -1,31 +1,188 @@
 package plan
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 )
 
-// PlanFileVersion is the format version of a saved plan file.
-const PlanFileVersion = 1
+// PlanFileVersion is the format version of a saved plan file. Version 2
+// records the namespace's identity and seals the plan with a checksum;
+// version 1 files are refused: they could be edited unnoticed.
+const PlanFileVersion = 2
 
 // File is a plan saved by `netctl plan --out` for `netctl apply PLANFILE`:
-// the desired state, the file it came from, and a fingerprint of the live
-// state it was computed against, so apply can refuse a stale plan.
+// the desired state, the namespace and the live state it was computed
+// against, and the changes a reviewer read. Apply recomputes the changes and
+// applies only when they are exactly these.
 type File struct {
-	FormatVersion int    `json:"format_version"`
+	FormatVersion int    `json:"-"`
 	Source        string `json:"source"`
 	Netns         string `json:"netns"`
-	Fingerprint   string `json:"live_fingerprint"`
-	Desired       State  `json:"desired"`
+	// NetnsID is the namespace the plan was made in: a plan applies there
+	// only, whatever name reaches it.
+	NetnsID     NamespaceID `json:"netns_id"`
+	Fingerprint string      `json:"live_fingerprint"`
+	Desired     State       `json:"desired"`
 	// Live is the state the plan was computed against: a stale plan's
 	// error names what changed since.
 	Live State `json:"live"`
-	// Changes are informative: apply recomputes them and checks that the
-	// fingerprint still holds.
+	// Changes are what the reviewer read: apply refuses the file unless
+	// its desired state makes exactly these against the live state.
 	Changes []Change `json:"changes"`
+}
+
+// envelope is the file on disk: the plan, and the checksum of the plan's
+// bytes as they are in the file, so that any edit is named as one.
+type envelope struct {
+	FormatVersion *int            `json:"format_version"`
+	Checksum      string          `json:"checksum"`
+	Plan          json.RawMessage `json:"plan"`
+}
+
+const checksumPrefix = "sha256:"
+
+func checksum(body []byte) string {
+	sum := sha256.Sum256(body)
+	return checksumPrefix + hex.EncodeToString(sum[:])
+}
+
+// Encode renders a plan file: the envelope is written by hand so that the
+// plan's bytes in the file are exactly those the checksum covers.
+func Encode(f File) ([]byte, error) {
+	body, err := json.MarshalIndent(f, "  ", "  ")
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "{\n  \"format_version\": %d,\n  \"checksum\": %q,\n  \"plan\": ", PlanFileVersion, checksum(body))
+	b.Write(body)
+	b.WriteString("\n}\n")
+	return b.Bytes(), nil
+}
+
+// Decode reads a plan file and checks its version and checksum; name is
+// the file's name for the errors.
+func Decode(name string, data []byte) (File, error) {
+	var f File
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return f, fmt.Errorf("%s: not a netctl plan file: %v", name, err)
+	}
+	if env.FormatVersion == nil {
+		return f, fmt.Errorf("%s: not a netctl plan file: it has no format_version", name)
+	}
+	switch v := *env.FormatVersion; {
+	case v < PlanFileVersion:
+		return f, fmt.Errorf("%s: plan file format %d is from an older netctl, which did not record the namespace nor seal the plan; this netctl reads format %d: make the plan again with netctl plan --out",
+			name, v, PlanFileVersion)
+	case v > PlanFileVersion:
+		return f, fmt.Errorf("%s: plan file format %d is from a newer netctl; this netctl reads format %d", name, v, PlanFileVersion)
+	}
+	if len(env.Plan) == 0 || env.Checksum == "" {
+		return f, fmt.Errorf("%s: not a netctl plan file: it has no plan or no checksum", name)
+	}
+	if checksum(env.Plan) != env.Checksum {
+		return f, fmt.Errorf("%s: the plan file was edited after netctl plan wrote it (its checksum does not match its content); netctl applies a plan only as it was written and reviewed: make it again with netctl plan --out", name)
+	}
+	dec := json.NewDecoder(bytes.NewReader(env.Plan))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return f, fmt.Errorf("%s: not a netctl plan file: %v", name, err)
+	}
+	f.FormatVersion = *env.FormatVersion
+	return f, nil
+}
+
+// DiffChanges compares the changes a plan file shows with those recomputed
+// from it, in full (values, not only addresses), and describes the
+// difference; "" when they are the same.
+func DiffChanges(shown, computed []Change) (string, error) {
+	a, err := canonicalChanges(shown)
+	if err != nil {
+		return "", err
+	}
+	b, err := canonicalChanges(computed)
+	if err != nil {
+		return "", err
+	}
+	if slices.Equal(a, b) {
+		return "", nil
+	}
+	count := func(list []string) map[string]int {
+		m := map[string]int{}
+		for _, s := range list {
+			m[s]++
+		}
+		return m
+	}
+	inA, inB := count(a), count(b)
+	var missing, extra []string // computed but not shown; shown but not computed
+	for i, s := range b {
+		if inA[s] > 0 {
+			inA[s]--
+			continue
+		}
+		missing = append(missing, label(computed[i]))
+	}
+	for i, s := range a {
+		if inB[s] > 0 {
+			inB[s]--
+			continue
+		}
+		extra = append(extra, label(shown[i]))
+	}
+	var what []string
+	if len(extra) > 0 {
+		what = append(what, "shown in the file but not computed: "+listSome(extra))
+	}
+	if len(missing) > 0 {
+		what = append(what, "computed but not shown in the file: "+listSome(missing))
+	}
+	if len(what) == 0 {
+		what = append(what, "the same changes in another order")
+	}
+	return fmt.Sprintf("the file shows %d changes, its desired state makes %d against the live state (%s)",
+		len(shown), len(computed), strings.Join(what, "; ")), nil
+}
+
+func label(c Change) string { return string(c.Action) + " " + c.Address }
+
+func listSome(list []string) string {
+	if len(list) > 5 {
+		return strings.Join(list[:5], ", ") + fmt.Sprintf(" and %d more", len(list)-5)
+	}
+	return strings.Join(list, ", ")
+}
+
+// canonicalChanges encodes each change so that one read back from a file
+// (values as generic JSON) and one computed (values typed) compare equal
+// when they say the same: encoded, decoded generically (numbers kept as
+// written), encoded again with sorted keys.
+func canonicalChanges(cs []Change) ([]string, error) {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		data, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if data, err = json.Marshal(v); err != nil {
+			return nil, err
+		}
+		out[i] = string(data)
+	}
+	return out, nil
 }
 
 // Fingerprint hashes what netctl owns of a live state. What is not netctl's
@@ -59,32 +216,25 @@ func Fingerprint(live State) string {
 
 // WriteFile saves the plan atomically: a temporary file renamed into place.
 func WriteFile(path string, f File) error {
-	f.FormatVersion = PlanFileVersion
-	data, err := json.MarshalIndent(f, "", "  ")
+	data, err := Encode(f)
 	if err != nil {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
 }
 
-// ReadFile loads a saved plan.
+// ReadFile loads a saved plan, refusing one of another format version or
+// one edited since it was written.
 func ReadFile(path string) (File, error) {
-	var f File
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return f, err
+		return File{}, err
 	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return f, fmt.Errorf("%s: not a netctl plan file: %v", path, err)
-	}
-	if f.FormatVersion != PlanFileVersion {
-		return f, fmt.Errorf("%s: plan file format %d, this netctl reads %d", path, f.FormatVersion, PlanFileVersion)
-	}
-	return f, nil
+	return Decode(path, data)
 }
 
 // IsPlanFile reports whether data looks like a saved plan rather than a

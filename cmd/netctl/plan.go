@@ -43,7 +43,7 @@ Exit status: 0 success, 1 error; with --detailed-exitcode 0 no changes,
 			}
 			recordPlan(c, p) // for --metrics-file
 			if out != "" {
-				f := plan.File{Source: t.file, Netns: t.netns, Fingerprint: plan.Fingerprint(p.Live),
+				f := plan.File{Source: t.file, Netns: t.netns, NetnsID: k.NamespaceID(), Fingerprint: plan.Fingerprint(p.Live),
 					Desired: desired, Live: p.Live, Changes: p.Changes}
 				if err := plan.WriteFile(out, f); err != nil {
 					return err
