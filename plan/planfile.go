@@ -147,8 +147,15 @@ func DiffChanges(shown, computed []Change) (string, error) {
 	if len(what) == 0 {
 		what = append(what, "the same changes in another order")
 	}
-	return fmt.Sprintf("the file shows %d changes, its desired state makes %d against the live state (%s)",
-		len(shown), len(computed), strings.Join(what, "; ")), nil
+	return fmt.Sprintf("the file shows %s, its desired state makes %d against the live state (%s)",
+		changes(len(shown)), len(computed), strings.Join(what, "; ")), nil
+}
+
+func changes(n int) string {
+	if n == 1 {
+		return "1 change"
+	}
+	return fmt.Sprintf("%d changes", n)
 }
 
 func label(c Change) string { return string(c.Action) + " " + c.Address }
