@@ -137,7 +137,19 @@ func DiffChanges(shown, computed []Change) (string, error) {
 		}
 		extra = append(extra, label(shown[i]))
 	}
+	// A change in both lists is one whose value differs.
+	var differ []string
+	for _, l := range extra {
+		if i := slices.Index(missing, l); i >= 0 {
+			differ = append(differ, l)
+			missing = slices.Delete(missing, i, i+1)
+		}
+	}
+	extra = slices.DeleteFunc(extra, func(l string) bool { return slices.Contains(differ, l) })
 	var what []string
+	if len(differ) > 0 {
+		what = append(what, "not as the file shows it: "+listSome(differ))
+	}
 	if len(extra) > 0 {
 		what = append(what, "shown in the file but not computed: "+listSome(extra))
 	}
