@@ -6,6 +6,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,6 +67,37 @@ func TestConfirmTimeoutSignals(t *testing.T) {
 					t.Errorf("a journal is left:\n%s", r)
 				}
 			})
+		}
+	}
+}
+
+// TestConfirmTimeoutTerminalClosed: the terminal netctl waits on goes away
+// (the SSH connection lost, as closing tmux does it): the kernel hangs it
+// up, and the change is rolled back though nothing can be printed any more.
+func TestConfirmTimeoutTerminalClosed(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns, _, changed := confirmSetup(t)
+	before := kernelText(t, ns)
+	x := newTmux(t, fmt.Sprintf("%s apply -f %s --netns %s --auto-approve --confirm-timeout 10m", opsBin, changed, ns))
+	x.waitFor("Confirm within", 30*time.Second)
+	if kernelText(t, ns) == before {
+		t.Fatal("the change is not live while waiting")
+	}
+	x.run("kill-server")
+	// Wait for the outcome (the process is not ours to wait for).
+	for deadline := time.Now().Add(60 * time.Second); kernelText(t, ns) != before; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not rolled back after the terminal closed:\n%s", kernelText(t, ns))
+		}
+	}
+	// Rolled back by the waiting process itself: no journal is left.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r := mustExit(t, 2, "plan", "-f", changed, "--netns", ns, "--detailed-exitcode")
+		if !strings.Contains(r.stdout+r.stderr, "did not finish") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the journal is left:\n%s", r)
 		}
 	}
 }
