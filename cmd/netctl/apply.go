@@ -175,19 +175,19 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 		defer sig.stop()
 	}
 	err = txn.Apply(p, apply.ApplyOptions{KeepJournal: f.confirmTimeout > 0})
-	var rolledBack string
+	var why string
 	if err == nil && f.confirmTimeout > 0 {
-		res.Confirmation, rolledBack, err = awaitConfirmation(txn, f, sig)
+		res.Confirmation, why, err = awaitConfirmation(txn, f, sig)
 	}
 	if f.json {
 		res.JSONPlan = p.JSON()
 	}
 	if res.Confirmation == "rolled back" {
 		res.RolledBack = true
-		if rolledBack != "Not confirmed in time" {
-			res.Error = &rolledBack
+		if why != "Not confirmed in time" {
+			res.Error = &why
 		}
-		msg := rolledBack + ": the change was rolled back."
+		msg := why + ": the change was rolled back."
 		if f.json {
 			_ = writeResult(res)
 			return &exitError{code: 1}
