@@ -147,7 +147,7 @@ func (t *Txn) PlanSaved(f plan.File) (*plan.Plan, error) {
 	if plan.Fingerprint(p.Live) != f.Fingerprint {
 		return nil, staleError(f.Live, p.Live)
 	}
-	diff, err := plan.DiffChanges(f.Changes, p.Changes)
+	diff, err := f.DiffChanges(p.Changes)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -35,6 +36,8 @@ type File struct {
 	// Changes are what the reviewer read: apply refuses the file unless
 	// its desired state makes exactly these against the live state.
 	Changes []Change `json:"changes"`
+	// raw are the changes as the file has them, for DiffChanges.
+	raw []json.RawMessage
 }
 
 // envelope is the file on disk: the plan, and the checksum of the plan's
@@ -90,26 +93,62 @@ func Decode(name string, data []byte) (File, error) {
 	if checksum(env.Plan) != env.Checksum {
 		return f, fmt.Errorf("%s: the plan file was edited after netctl plan wrote it (its checksum does not match its content); netctl applies a plan only as it was written and reviewed: make it again with netctl plan --out", name)
 	}
+	// The changes are kept as written too: compared as bytes, they need no
+	// second decoding.
+	body := struct {
+		*File
+		Changes []json.RawMessage `json:"changes"`
+	}{File: &f}
 	dec := json.NewDecoder(bytes.NewReader(env.Plan))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	if err := dec.Decode(&body); err != nil {
 		return f, fmt.Errorf("%s: not a netctl plan file: %v", name, err)
+	}
+	if body.Changes != nil {
+		f.Changes = make([]Change, len(body.Changes))
+		f.raw = make([]json.RawMessage, len(body.Changes))
+	}
+	for i, raw := range body.Changes {
+		if err := json.Unmarshal(raw, &f.Changes[i]); err != nil {
+			return f, fmt.Errorf("%s: not a netctl plan file: change %d: %v", name, i+1, err)
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return f, err
+		}
+		f.raw[i] = b.Bytes()
 	}
 	f.FormatVersion = *env.FormatVersion
 	return f, nil
 }
 
-// DiffChanges compares the changes a plan file shows with those recomputed
-// from it, in full (values, not only addresses), and describes the
-// difference; "" when they are the same.
-func DiffChanges(shown, computed []Change) (string, error) {
-	a, err := canonicalChanges(shown)
-	if err != nil {
-		return "", err
+// DiffChanges compares the changes the plan file shows with those
+// recomputed from it, in full (values, not only addresses), and describes
+// the difference; "" when they are the same. The file's changes are
+// compared as the file has them, with the recomputed ones encoded as netctl
+// plan encodes them: equal bytes are equal changes (a file written another
+// way is refused, never applied).
+func (f File) DiffChanges(computed []Change) (string, error) {
+	shown := f.Changes
+	a := make([]string, len(shown))
+	for i := range shown {
+		if len(f.raw) == len(shown) {
+			a[i] = string(f.raw[i])
+			continue
+		}
+		data, err := json.Marshal(shown[i])
+		if err != nil {
+			return "", err
+		}
+		a[i] = string(data)
 	}
-	b, err := canonicalChanges(computed)
-	if err != nil {
-		return "", err
+	b := make([]string, len(computed))
+	for i, c := range computed {
+		data, err := json.Marshal(c)
+		if err != nil {
+			return "", err
+		}
+		b[i] = string(data)
 	}
 	if slices.Equal(a, b) {
 		return "", nil
@@ -139,13 +178,25 @@ func DiffChanges(shown, computed []Change) (string, error) {
 	}
 	// A change in both lists is one whose value differs.
 	var differ []string
+	inMissing, inDiffer := count(missing), map[string]int{}
 	for _, l := range extra {
-		if i := slices.Index(missing, l); i >= 0 {
+		if inMissing[l] > 0 {
+			inMissing[l]--
+			inDiffer[l]++
 			differ = append(differ, l)
-			missing = slices.Delete(missing, i, i+1)
 		}
 	}
-	extra = slices.DeleteFunc(extra, func(l string) bool { return slices.Contains(differ, l) })
+	dropDiffer := func(list []string) []string {
+		left := maps.Clone(inDiffer)
+		return slices.DeleteFunc(list, func(l string) bool {
+			if left[l] > 0 {
+				left[l]--
+				return true
+			}
+			return false
+		})
+	}
+	extra, missing = dropDiffer(extra), dropDiffer(missing)
 	var what []string
 	if len(differ) > 0 {
 		what = append(what, "not as the file shows it: "+listSome(differ))
@@ -177,31 +228,6 @@ func listSome(list []string) string {
 		return strings.Join(list[:5], ", ") + fmt.Sprintf(" and %d more", len(list)-5)
 	}
 	return strings.Join(list, ", ")
-}
-
-// canonicalChanges encodes each change so that one read back from a file
-// (values as generic JSON) and one computed (values typed) compare equal
-// when they say the same: encoded, decoded generically (numbers kept as
-// written), encoded again with sorted keys.
-func canonicalChanges(cs []Change) ([]string, error) {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		data, err := json.Marshal(c)
-		if err != nil {
-			return nil, err
-		}
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		if data, err = json.Marshal(v); err != nil {
-			return nil, err
-		}
-		out[i] = string(data)
-	}
-	return out, nil
 }
 
 // Fingerprint hashes what netctl owns of a live state. What is not netctl's

@@ -47,7 +47,7 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	}
 	// The changes read back (values as generic JSON) are the same as those
 	// computed (values typed): apply compares the two.
-	if d, err := DiffChanges(got.Changes, p.Changes); err != nil || d != "" {
+	if d, err := got.DiffChanges(p.Changes); err != nil || d != "" {
 		t.Errorf("changes read back differ from those computed: %q, %v", d, err)
 	}
 
@@ -206,7 +206,6 @@ func TestDiffChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shown := read.Changes
 	rule := -1
 	for i, c := range full {
 		if c.Type == TypeRule {
@@ -233,7 +232,7 @@ func TestDiffChanges(t *testing.T) {
 		{"another order", append(slices.Clone(full[1:]), full[0]), "the same changes in another order"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DiffChanges(shown, tt.computed)
+			got, err := read.DiffChanges(tt.computed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -242,7 +241,7 @@ func TestDiffChanges(t *testing.T) {
 			}
 		})
 	}
-	if got, _ := DiffChanges(nil, full[:1]); !strings.Contains(got, "computed but not shown in the file: "+label(full[0])) {
+	if got, _ := (File{}).DiffChanges(full[:1]); !strings.Contains(got, "computed but not shown in the file: "+label(full[0])) {
 		t.Errorf("DiffChanges(none shown) = %q", got)
 	}
 }
