@@ -241,8 +241,10 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 		return f
 	}
 	if o.KeepJournal {
-		// A confirmation left from before is not one for this apply.
+		// A confirmation, or an answer, left from before is not one for
+		// this apply.
 		_ = os.Remove(confirmPath(t.opts.StateDir, t.opts.Netns))
+		_ = os.Remove(answerPath(t.opts.StateDir, t.opts.Netns))
 		j.Confirming = true
 		if err := writeJournalFile(t.journal, j); err != nil {
 			// Without a journal that says it waits, the change would not be

@@ -14,12 +14,18 @@ import (
 
 // An apply made with KeepJournal waits for confirmation, like netplan try and
 // iptables-apply: Enter on its terminal, or `netctl confirm` from another
-// shell, which drops a file next to the journal. The waiting apply holds the
-// namespace's lock for the whole wait, and removes the file when it takes
-// the confirmation: that is how confirm knows someone waits, and was heard.
+// shell, which drops a file next to the journal naming the waiter's pid. The
+// waiting apply holds the namespace's lock for the whole wait, and renames
+// the file to the answer file when it takes the confirmation: that is how
+// confirm knows someone waits, and was heard.
 
 func confirmPath(dir, netns string) string {
 	return filepath.Join(dir, nsKey(netns)+".confirm")
+}
+
+// answerPath is confirmPath once the waiter took the confirmation.
+func answerPath(dir, netns string) string {
+	return filepath.Join(dir, nsKey(netns)+".confirmed")
 }
 
 func lockPath(dir, netns string) string {
@@ -54,19 +60,31 @@ func RequestConfirm(opts Options) error {
 	if !held {
 		return fmt.Errorf("%s: %s; its change is still live, and the next apply rolls it back", none, describe(j))
 	}
-	path := confirmPath(opts.StateDir, opts.Netns)
-	if err := os.WriteFile(path, []byte(fmt.Sprintln(os.Getpid())), 0o600); err != nil {
+	path, answer := confirmPath(opts.StateDir, opts.Netns), answerPath(opts.StateDir, opts.Netns)
+	pid := fmt.Sprintln(j.PID)
+	if err := os.WriteFile(path, []byte(pid), 0o600); err != nil {
 		return err
+	}
+	taken := func() bool {
+		data, err := os.ReadFile(answer)
+		if err == nil && string(data) == pid {
+			_ = os.Remove(answer)
+			return true
+		}
+		return false
 	}
 	deadline := time.Now().Add(confirmAnswer)
 	for {
 		time.Sleep(20 * time.Millisecond)
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return nil // taken
+		if taken() {
+			return nil
 		}
 		held, err := lockHeld(lockPath(opts.StateDir, opts.Netns))
 		if err != nil {
 			return err
+		}
+		if !held && taken() { // answered, then ended, between two looks
+			return nil
 		}
 		if !held || time.Now().After(deadline) {
 			_ = os.Remove(path)
@@ -119,6 +137,8 @@ func (t *Txn) AwaitConfirmation(timeout time.Duration, enter, stop <-chan struct
 		return TimedOut, t.Rollback()
 	}
 	path := confirmPath(t.opts.StateDir, t.opts.Netns)
+	confirmAnswerPath := answerPath(t.opts.StateDir, t.opts.Netns)
+	mine := fmt.Sprintln(os.Getpid())
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -130,12 +150,15 @@ func (t *Txn) AwaitConfirmation(timeout time.Duration, enter, stop <-chan struct
 		case <-enter:
 			return Confirmed, t.Confirm()
 		case <-tick.C:
-			if _, err := os.Stat(path); err == nil {
-				// Removed before the journal: confirm takes the removal
-				// as the answer.
-				_ = os.Remove(path)
+			// A confirmation names its waiter: one meant for an apply that
+			// died before this one is not taken.
+			data, err := os.ReadFile(path)
+			if err == nil && string(data) == mine {
+				if err := os.Rename(path, confirmAnswerPath); err != nil {
+					return TimedOut, errors.Join(err, t.Rollback())
+				}
 				return Confirmed, t.Confirm()
-			} else if !errors.Is(err, os.ErrNotExist) {
+			} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return TimedOut, errors.Join(err, t.Rollback())
 			}
 		case <-deadline.C:

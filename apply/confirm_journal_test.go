@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/netctl/netctl/apply"
 	"github.com/netctl/netctl/internal/nstest"
@@ -150,6 +151,61 @@ func TestConfirmingJournalUnwritable(t *testing.T) {
 		}
 		if _, err := os.Stat(dir); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestConfirmationNamesItsWaiter: a confirmation meant for another apply
+// (one that died) is not taken; one naming this apply is, and confirm hears
+// back that it was.
+func TestConfirmationNamesItsWaiter(t *testing.T) {
+	nstest.RequireRoot(t)
+	desired := plan.Desired(testConfig())
+	begin := func(t *testing.T) (string, *apply.Txn, apply.Options) {
+		t.Helper()
+		ns, k := setup(t)
+		before := kernelText(t, ns)
+		opts := apply.Options{Netns: ns, StateDir: t.TempDir()}
+		txn, err := apply.Begin(k, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(txn.Close)
+		p, err := txn.Plan(desired)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.Apply(p, apply.ApplyOptions{KeepJournal: true}); err != nil {
+			t.Fatal(err)
+		}
+		return before, txn, opts
+	}
+
+	t.Run("meant for another: not taken", func(t *testing.T) {
+		before, txn, opts := begin(t)
+		ns := opts.Netns
+		if err := os.WriteFile(apply.ConfirmPath(opts), []byte("1\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		end, err := txn.AwaitConfirmation(500*time.Millisecond, nil, nil)
+		if err != nil || end != apply.TimedOut {
+			t.Fatalf("wait ended %v, %v; want timed out", end, err)
+		}
+		if got := kernelText(t, ns); got != before {
+			t.Errorf("not rolled back:\n%s\nbefore:\n%s", got, before)
+		}
+	})
+
+	t.Run("positive control: netctl confirm is taken and hears back", func(t *testing.T) {
+		_, txn, opts := begin(t)
+		asked := make(chan error, 1)
+		go func() { asked <- apply.RequestConfirm(opts) }()
+		end, err := txn.AwaitConfirmation(time.Minute, nil, nil)
+		if err != nil || end != apply.Confirmed {
+			t.Fatalf("wait ended %v, %v; want confirmed", end, err)
+		}
+		if err := <-asked; err != nil {
+			t.Fatalf("confirm: %v", err)
 		}
 	})
 }

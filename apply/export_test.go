@@ -12,3 +12,6 @@ func FailConfirmingJournal(err error) (restore func()) {
 	}
 	return func() { writeJournalFile = old }
 }
+
+// ConfirmPath is where netctl confirm drops its confirmation.
+func ConfirmPath(opts Options) string { return confirmPath(opts.StateDir, opts.Netns) }
