@@ -20,6 +20,9 @@ func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := plan.Conflicts(desired, live); err != nil {
+		return nil, err
+	}
 	p := plan.Diff(desired, live)
 	p.Warnings = warnings(k, opts)
 	return p, nil

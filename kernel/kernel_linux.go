@@ -12,10 +12,12 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/kernel/nfwire"
 	"github.com/netctl/netctl/plan"
 )
 
@@ -31,8 +33,9 @@ type Handle struct {
 	nsfd  int // -1 for the process's own namespace
 	id    plan.NamespaceID
 	nl    *netlink.Handle
-	nft   *nftConn
-	setID uint32 // last set ID used in a batch
+	nft   *nfwire.Conn
+	lib   *nftables.Conn // for the reads the nftables library does whole
+	setID uint32         // last set ID used in a batch
 
 	// Buffers of readElements, reused from one read to the next.
 	elemText  []byte
@@ -76,13 +79,21 @@ func Open(name string) (*Handle, error) {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("netlink socket in %s: %w", h.where(), err))
 	}
-	if h.nft, err = dialNft(nsfd); err != nil {
+	libOpts := []nftables.ConnOption{nftables.AsLasting()}
+	if nsfd != 0 {
+		libOpts = append(libOpts, nftables.WithNetNSFd(nsfd))
+	}
+	if h.lib, err = nftables.New(libOpts...); err != nil {
+		h.Close()
+		return nil, mapPermission(fmt.Errorf("nftables socket in %s: %w", h.where(), err))
+	}
+	if h.nft, err = nfwire.Dial(nsfd); err != nil {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("%s: %w", h.where(), err))
 	}
 	// nf_tables answers nothing, not even a read, without CAP_NET_ADMIN:
 	// find out now rather than halfway through a plan.
-	if _, err := h.nft.genID(); err != nil {
+	if _, err := h.nft.GenID(); err != nil {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("nftables in %s: %w", h.where(), err))
 	}
@@ -102,8 +113,14 @@ func (h *Handle) Close() error {
 	defer h.mu.Unlock()
 	var err error
 	if h.nft != nil {
-		err = h.nft.close()
+		err = h.nft.Close()
 		h.nft = nil
+	}
+	if h.lib != nil {
+		if cerr := h.lib.CloseLasting(); err == nil {
+			err = cerr
+		}
+		h.lib = nil
 	}
 	if h.nl != nil {
 		h.nl.Close()
@@ -122,7 +139,7 @@ var errClosed = errors.New("kernel handle is closed")
 
 // open reports whether the handle can be used; it is called with h.mu held.
 func (h *Handle) open() error {
-	if h.nft == nil || h.nl == nil {
+	if h.nft == nil || h.nl == nil || h.lib == nil {
 		return errClosed
 	}
 	return nil

@@ -213,6 +213,7 @@ func fixture() *plan.Firewall {
 	}
 	forward = append(forward, plan.Rule{Comment: "to.extra", Match: []plan.Match{m(plan.KeyIIFName, false, "docker0")}, Verdict: "jump extra"})
 	return &plan.Firewall{
+		Owner: plan.Owner,
 		Chains: []plan.Chain{
 			{Name: "extra", Rules: []plan.Rule{{Comment: "extra.docs", Match: []plan.Match{m(plan.KeySAddr, false, "192.0.2.0/24")}, Verdict: plan.VerdictAccept}}},
 			{Name: plan.ChainForward, Type: "filter", Hook: "forward", Priority: 0, Policy: "accept", Rules: forward},
@@ -316,6 +317,7 @@ func TestFirewallDesiredShape(t *testing.T) {
 	// What plan.Desired writes for one bridge, the common case, both ways.
 	h, _ := openNS(t)
 	want := &plan.Firewall{
+		Owner: plan.Owner,
 		Chains: []plan.Chain{
 			{Name: plan.ChainForward, Type: "filter", Hook: "forward", Priority: 0, Policy: plan.VerdictAccept, Rules: []plan.Rule{
 				{Comment: "firewall.user", Verdict: plan.VerdictJumpUser},

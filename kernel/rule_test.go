@@ -14,6 +14,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/netctl/netctl/kernel/nfwire"
 	"github.com/netctl/netctl/plan"
 )
 
@@ -62,17 +63,17 @@ func encodeDecode(t *testing.T, r plan.Rule) (plan.Rule, error) {
 
 func marshalItems(t *testing.T, es []expr.Any) []exprItem {
 	t.Helper()
-	w := &attrWriter{}
+	w := &nfwire.Writer{}
 	for _, e := range es {
 		data, err := expr.Marshal(familyInet, e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := w.begin(unix.NFTA_LIST_ELEM)
-		w.b = append(w.b, data...)
-		w.end(n)
+		n := w.Begin(unix.NFTA_LIST_ELEM)
+		w.B = append(w.B, data...)
+		w.End(n)
 	}
-	items, err := parseExprs(familyInet, w.b)
+	items, err := parseExprs(familyInet, w.B)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ type fieldKind uint8
 const (
 	kindHex fieldKind = iota
 	kindIPv4
-	kindIPv6
 	kindProto
 	kindService
 	kindIfname
@@ -36,15 +35,12 @@ type datatype struct {
 	kind  fieldKind
 }
 
+// datatypes are those netctl writes; a set of any other type reads as an
+// opaque key (shown in hex, its type by number).
 var datatypes = []datatype{
 	{"ipv4_addr", 7, 4, kindIPv4},
-	{"ipv6_addr", 8, 16, kindIPv6},
-	{"ether_addr", 9, 6, kindHex},
-	{"ether_type", 10, 2, kindHex},
 	{"inet_proto", 12, 1, kindProto},
 	{"inet_service", 13, 2, kindService},
-	{"mark", 19, 4, kindHex},
-	{"iface_index", 20, 4, kindHex},
 	{"ifname", 41, 16, kindIfname},
 }
 
@@ -182,7 +178,7 @@ func parseField(f datatype, s string, lo, hi []byte) error {
 		return parseHexField(s, lo, hi)
 	}
 	switch f.kind {
-	case kindIPv4, kindIPv6:
+	case kindIPv4:
 		return parseAddrField(s, lo, hi)
 	case kindProto:
 		a, b, err := parseRange(s, parseProto)
@@ -208,7 +204,7 @@ func parseField(f datatype, s string, lo, hi []byte) error {
 
 func renderField(dst []byte, f datatype, lo, hi []byte) []byte {
 	switch f.kind {
-	case kindIPv4, kindIPv6:
+	case kindIPv4:
 		return renderAddr(dst, lo, hi)
 	case kindProto:
 		if lo[0] == hi[0] {

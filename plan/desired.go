@@ -157,6 +157,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 	SortElements(links.Elements)
 	SortElements(sources.Elements)
 	return &Firewall{
+		Owner: Owner,
 		Chains: []Chain{ // sorted by name, as Read returns them
 			{Name: ChainForward, Type: "filter", Hook: "forward", Priority: 0, Policy: VerdictAccept, Rules: forward},
 			{Name: ChainPostrouting, Type: "nat", Hook: "postrouting", Priority: 100, Policy: VerdictAccept, Rules: postrouting},

@@ -91,7 +91,18 @@ func Names[V any](a, b map[string]V) []string {
 	return slices.Sorted(maps.Keys(u))
 }
 
+// ownedFirewall is live's table if it is netctl's: a table of netctl's
+// name made by someone else is not netctl's to change or delete (Conflicts
+// refuses a plan that would need to write it).
+func ownedFirewall(live *Firewall) *Firewall {
+	if !live.Owned() {
+		return nil
+	}
+	return live
+}
+
 func diffFirewall(desired, live *Firewall) []Change {
+	live = ownedFirewall(live)
 	var cs []Change
 	table := Table{Family: TableFamily, Name: TableName}
 	switch {
@@ -101,20 +112,25 @@ func diffFirewall(desired, live *Firewall) []Change {
 		cs = append(cs, Change{Address: "firewall", Type: TypeTable, Name: TableName, Action: Create, After: table})
 		live = &Firewall{}
 	case desired == nil && live != nil:
+		// The table goes with everything in it, the person's objects too.
 		cs = append(cs, Change{Address: "firewall", Type: TypeTable, Name: TableName, Action: Delete, Before: table})
 		desired = &Firewall{}
+	default:
+		live = live.stays(desired)
 	}
 	return concat(cs, diffChains(desired, live), diffSets(desired, live),
 		diffRules(desired, live), diffElements(desired, live))
 }
 
-// FirewallsEqual reports whether Diff finds no change between the two
-// firewalls (nil: no table), without building the changes: with 100,000
-// links to create, Diff would build 100,000 of them to say no.
+// FirewallsEqual reports whether Diff finds no change between the desired
+// firewall a and the live b (nil: no table), without building the changes:
+// with 100,000 links to create, Diff would build 100,000 of them to say no.
 func FirewallsEqual(a, b *Firewall) bool {
+	b = ownedFirewall(b) // the live one
 	if a == nil || b == nil {
 		return a == b
 	}
+	b = b.stays(a)
 	if len(diffChains(a, b)) > 0 || len(diffSets(a, b)) > 0 || len(diffRules(a, b)) > 0 {
 		return false
 	}
@@ -135,6 +151,8 @@ func diffChains(desired, live *Firewall) []Change {
 			c.Action, c.After = Create, chainHeader(*want)
 		case want == nil && have != nil:
 			c.Action, c.Before = Delete, chainHeader(*have)
+		case name == ChainUser:
+			continue // the person's chain: created when missing, never changed
 		case want.Type != have.Type || want.Hook != have.Hook || want.Priority != have.Priority:
 			c.Action, c.Before, c.After = Replace, chainHeader(*have), chainHeader(*want)
 		case want.Policy != have.Policy:

@@ -320,6 +320,7 @@ func TestDiff(t *testing.T) {
 			p := Diff(cloneState(d), live)
 			wantStrings(t, "changes", changeList(p), tt.want)
 			checkChanges(t, p)
+			checkOps(t, d, live, p) // what is planned is what is written
 		})
 	}
 }

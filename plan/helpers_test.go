@@ -121,7 +121,7 @@ func cloneState(s State) State {
 		}
 	}
 	if s.Firewall != nil {
-		fw := &Firewall{Chains: slices.Clone(s.Firewall.Chains), Sets: slices.Clone(s.Firewall.Sets)}
+		fw := &Firewall{Owner: s.Firewall.Owner, Chains: slices.Clone(s.Firewall.Chains), Sets: slices.Clone(s.Firewall.Sets)}
 		for i := range fw.Chains {
 			fw.Chains[i].Rules = slices.Clone(fw.Chains[i].Rules)
 			for j := range fw.Chains[i].Rules {

@@ -14,6 +14,8 @@ import (
 //	table inet netctl
 //	delete table inet netctl
 //	table inet netctl {
+//		comment "netctl"
+//
 //		set links {
 //			type ipv4_addr . ipv4_addr . inet_proto . inet_service
 //			flags interval
@@ -36,6 +38,10 @@ func (f *Firewall) NFT() string {
 	b.WriteString("delete table " + table + "\n")
 	b.WriteString("table " + table + " {\n")
 	first := true
+	if f.Owner != "" {
+		fmt.Fprintf(&b, "\tcomment %q\n", f.Owner)
+		first = false
+	}
 	sep := func() {
 		if !first {
 			b.WriteByte('\n')

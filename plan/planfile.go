@@ -231,8 +231,9 @@ func listSome(list []string) string {
 }
 
 // Fingerprint hashes what netctl owns of a live state. What is not netctl's
-// (ports attached by container runtimes, rules in the user chain) is left
-// out: it may change without making a plan stale.
+// (ports attached by container runtimes, rules in the user chain, the
+// person's user* chains and sets) is left out: it may change without making
+// a plan stale.
 func Fingerprint(live State) string {
 	owned := live
 	owned.Bridges = make(map[string]Bridge, len(live.Bridges))
@@ -241,7 +242,7 @@ func Fingerprint(live State) string {
 		owned.Bridges[name] = b
 	}
 	if live.Firewall != nil {
-		fw := *live.Firewall
+		fw := *live.Firewall.WithoutUserObjects()
 		fw.Chains = append([]Chain(nil), fw.Chains...)
 		for i := range fw.Chains {
 			if fw.Chains[i].Name == ChainUser {

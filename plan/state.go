@@ -5,6 +5,7 @@ package plan
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -77,8 +78,69 @@ type Bridge struct {
 
 // Firewall is netctl's nftables table.
 type Firewall struct {
+	// Owner is the table's comment (NFTA_TABLE_USERDATA): Owner on every
+	// table netctl creates. A table of netctl's name without it was made by
+	// someone else (see Owned).
+	Owner  string  `json:"owner,omitempty"`
 	Chains []Chain `json:"chains"`
 	Sets   []Set   `json:"sets"`
+}
+
+// UserPrefix starts the names of the chains and sets in netctl's table that
+// are a person's, as the user chain's rules are: never drift, never written
+// or deleted by an apply; they go only with the whole table.
+const UserPrefix = "user"
+
+// IsUserChain reports whether a chain of netctl's table is a person's (the
+// user chain itself is netctl's: created empty, its rules the person's).
+func IsUserChain(name string) bool { return name != ChainUser && strings.HasPrefix(name, UserPrefix) }
+
+// IsUserSet reports whether a set of netctl's table is a person's.
+func IsUserSet(name string) bool { return strings.HasPrefix(name, UserPrefix) }
+
+// WithoutUserObjects is f without the person's chains and sets (f itself
+// when it has none): what netctl compares and writes while the table stays.
+func (f *Firewall) WithoutUserObjects() *Firewall {
+	if f == nil {
+		return nil
+	}
+	user := false
+	for _, c := range f.Chains {
+		user = user || IsUserChain(c.Name)
+	}
+	for _, s := range f.Sets {
+		user = user || IsUserSet(s.Name)
+	}
+	if !user {
+		return f
+	}
+	out := *f
+	out.Chains = slices.DeleteFunc(slices.Clone(f.Chains), func(c Chain) bool { return IsUserChain(c.Name) })
+	out.Sets = slices.DeleteFunc(slices.Clone(f.Sets), func(s Set) bool { return IsUserSet(s.Name) })
+	return &out
+}
+
+// Owned reports whether the table is netctl's: marked with Owner, or
+// unmarked but in the shape every netctl before the mark wrote (its forward
+// chain starts with the rule `jump user comment "firewall.user"`, and the
+// user chain exists). The kernel does not change a table's comment in place,
+// so such a table keeps working unmarked until it is next created.
+func (f *Firewall) Owned() bool {
+	if f == nil {
+		return false
+	}
+	if f.Owner == Owner {
+		return true
+	}
+	if f.Owner != "" || f.Chain(ChainUser) == nil {
+		return false
+	}
+	fwd := f.Chain(ChainForward)
+	if fwd == nil || len(fwd.Rules) == 0 {
+		return false
+	}
+	r := fwd.Rules[0]
+	return r.Comment == CommentJumpUser && r.Verdict == VerdictJumpUser && len(r.Match) == 0 && r.Unknown == ""
 }
 
 // Chain is a chain of netctl's table. Base chains have Type, Hook, Priority

@@ -1,4 +1,4 @@
-package kernel
+package nfwire
 
 import (
 	"encoding/binary"
@@ -11,19 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The nf_tables netlink conversation. netctl builds its messages itself
-// (attributes via attrWriter, rule expressions via the nftables library's
-// expr package) for three reasons found in google/nftables v0.3.0: it writes
-// a set's element list as one netlink attribute whose 16-bit length silently
-// wraps past 64 KiB (10,000 IPv4 elements in one AddSet: Flush returns nil
-// and 1,808 are in the kernel); it always
-// marks interval sets' keys big-endian in the set's userdata, where nft marks
-// a concatenation's byte order "invalid"; and it allocates several times per
-// element. A batch is still one sendmsg, applied by the kernel atomically.
+// ListMax bounds the element list of one message: a netlink attribute's
+// length is 16 bits.
+const ListMax = 0xffff - 64
 
-// sockBuf is the socket buffer size: a batch must fit the send buffer whole
+// SockBuf is the socket buffer size: a batch must fit the send buffer whole
 // (100,000 link elements are about 6 MiB).
-const sockBuf = 64 << 20
+const SockBuf = 64 << 20
 
 func nftType(msg int) netlink.HeaderType {
 	return netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | msg)
@@ -34,7 +28,7 @@ func nfgenmsg(family byte, resID uint16) []byte {
 	return []byte{family, unix.NFNETLINK_V0, byte(resID >> 8), byte(resID)}
 }
 
-type nftConn struct {
+type Conn struct {
 	c   *netlink.Conn
 	buf []byte // receive buffer of dumps, reused
 }
@@ -45,26 +39,26 @@ type nftConn struct {
 // round of a pipapo set dump walks the set from its start.
 const dumpBuf = 256 << 10
 
-// dialNft opens a NETLINK_NETFILTER socket in the namespace nsfd (0: the
+// Dial opens a NETLINK_NETFILTER socket in the namespace nsfd (0: the
 // caller's) with buffers large enough for a whole batch.
-func dialNft(nsfd int) (*nftConn, error) {
+func Dial(nsfd int) (*Conn, error) {
 	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: nsfd})
 	if err != nil {
 		return nil, fmt.Errorf("nftables socket: %w", err)
 	}
-	if err := setBuffers(c, sockBuf); err != nil {
+	if err := SetBuffers(c, SockBuf); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
 	// Acks carry only the header of the message they answer, not the whole
 	// (possibly 60 KiB) message.
 	_ = c.SetOption(netlink.CapAcknowledge, true)
-	return &nftConn{c: c, buf: make([]byte, dumpBuf)}, nil
+	return &Conn{c: c, buf: make([]byte, dumpBuf)}, nil
 }
 
-// setBuffers raises both socket buffers, past net.core.[rw]mem_max with the
+// SetBuffers raises both socket buffers, past net.core.[rw]mem_max with the
 // FORCE options (CAP_NET_ADMIN), else as far as the limits allow.
-func setBuffers(c *netlink.Conn, n int) error {
+func SetBuffers(c *netlink.Conn, n int) error {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return err
@@ -89,31 +83,31 @@ func setBuffers(c *netlink.Conn, n int) error {
 	return nil
 }
 
-func (n *nftConn) close() error { return n.c.Close() }
+func (n *Conn) Close() error { return n.c.Close() }
 
-var errDumpInterrupted = errors.New("nftables dump interrupted by a concurrent change")
+var ErrDumpInterrupted = errors.New("nftables dump interrupted by a concurrent change")
 
-// get sends one (non-dump) request and returns its answers.
-func (n *nftConn) get(msgType int, family byte, w *attrWriter) ([]netlink.Message, error) {
+// Get sends one (non-dump) request and returns its answers.
+func (n *Conn) Get(msgType int, family byte, w *Writer) ([]netlink.Message, error) {
 	data := nfgenmsg(family, 0)
 	if w != nil {
-		if w.err != nil {
-			return nil, w.err
+		if w.Err != nil {
+			return nil, w.Err
 		}
-		data = append(data, w.b...)
+		data = append(data, w.B...)
 	}
 	return n.c.Execute(netlink.Message{Header: netlink.Header{Type: nftType(msgType), Flags: netlink.Request}, Data: data})
 }
 
-// dump sends a dump request and calls fn with the payload (nfgenmsg and
+// Dump sends a dump request and calls fn with the payload (nfgenmsg and
 // attributes) of every answer. The payload is only valid during the call.
-func (n *nftConn) dump(msgType int, family byte, w *attrWriter, fn func(payload []byte) error) error {
+func (n *Conn) Dump(msgType int, family byte, w *Writer, fn func(payload []byte) error) error {
 	data := nfgenmsg(family, 0)
 	if w != nil {
-		if w.err != nil {
-			return w.err
+		if w.Err != nil {
+			return w.Err
 		}
-		data = append(data, w.b...)
+		data = append(data, w.B...)
 	}
 	req, err := n.c.Send(netlink.Message{
 		Header: netlink.Header{Type: nftType(msgType), Flags: netlink.Request | netlink.Dump},
@@ -158,7 +152,7 @@ func (n *nftConn) dump(msgType int, family byte, w *attrWriter, fn func(payload 
 				break
 			}
 			payload := b[unix.NLMSG_HDRLEN:l]
-			b = b[min(nlaAlign(l), len(b)):]
+			b = b[min(Align(l), len(b)):]
 			if seq != req.Header.Sequence {
 				continue // a straggler of an earlier request
 			}
@@ -191,15 +185,15 @@ func (n *nftConn) dump(msgType int, family byte, w *attrWriter, fn func(payload 
 		return ferr
 	}
 	if interrupted {
-		return errDumpInterrupted
+		return ErrDumpInterrupted
 	}
 	return nil
 }
 
-// genID returns the ruleset generation: it changes with every committed
+// GenID returns the ruleset generation: it changes with every committed
 // batch, so two equal reads around a dump prove the dump consistent.
-func (n *nftConn) genID() (uint32, error) {
-	msgs, err := n.get(unix.NFT_MSG_GETGEN, unix.AF_UNSPEC, nil)
+func (n *Conn) GenID() (uint32, error) {
+	msgs, err := n.Get(unix.NFT_MSG_GETGEN, unix.AF_UNSPEC, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -207,64 +201,69 @@ func (n *nftConn) genID() (uint32, error) {
 		if len(m.Data) < 4 {
 			continue
 		}
-		a := attrs{b: m.Data[4:]}
+		a := Attrs{B: m.Data[4:]}
 		for {
-			typ, d, ok := a.next()
+			typ, d, ok := a.Next()
 			if !ok {
 				break
 			}
 			if typ == unix.NFTA_GEN_ID {
-				return beU32(d), nil
+				return BeU32(d), nil
 			}
 		}
 	}
 	return 0, errors.New("nftables: no generation in GETGEN answer")
 }
 
-// batch is a list of nf_tables messages applied in one transaction.
-type batch struct {
-	msgs []netlink.Message
-	what []string // what each message does, for errors
-	err  error
+// Batch is a list of nf_tables messages applied in one transaction.
+type Batch struct {
+	Msgs []netlink.Message
+	What []string // what each message does, for errors
+	Err  error
 }
 
-func (b *batch) add(msgType int, flags netlink.HeaderFlags, family byte, w *attrWriter, what string) {
-	if w.err != nil && b.err == nil {
-		b.err = fmt.Errorf("%s: %w", what, w.err)
+func (b *Batch) Add(msgType int, flags netlink.HeaderFlags, family byte, w *Writer, what string) {
+	if w.Err != nil && b.Err == nil {
+		b.Err = fmt.Errorf("%s: %w", what, w.Err)
 	}
-	data := make([]byte, 0, 4+len(w.b))
+	data := make([]byte, 0, 4+len(w.B))
 	data = append(data, nfgenmsg(family, 0)...)
-	data = append(data, w.b...)
-	b.msgs = append(b.msgs, netlink.Message{
+	data = append(data, w.B...)
+	b.Msgs = append(b.Msgs, netlink.Message{
 		Header: netlink.Header{Type: nftType(msgType), Flags: netlink.Request | netlink.Acknowledge | flags},
 		Data:   data,
 	})
-	b.what = append(b.what, what)
+	b.What = append(b.What, what)
 }
 
-// send sends the batch in one sendmsg and collects one answer per message.
-// The kernel processes a batch synchronously and answers in order, so the
-// k-th answer is about the k-th message.
-func (n *nftConn) send(b *batch) error {
-	if b.err != nil {
-		return b.err
-	}
-	if len(b.msgs) == 0 {
-		return nil
-	}
-	msgs := make([]netlink.Message, 0, len(b.msgs)+2)
+// Wire returns the messages as sent: the batch between BATCH_BEGIN and
+// BATCH_END (the socket fills in sequence numbers and port IDs).
+func (b *Batch) Wire() []netlink.Message {
+	msgs := make([]netlink.Message, 0, len(b.Msgs)+2)
 	msgs = append(msgs, netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN), Flags: netlink.Request},
 		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
 	})
-	msgs = append(msgs, b.msgs...)
-	msgs = append(msgs, netlink.Message{
+	msgs = append(msgs, b.Msgs...)
+	return append(msgs, netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_END), Flags: netlink.Request},
 		Data:   nfgenmsg(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES),
 	})
-	sent, err := n.c.SendMessages(msgs)
+}
+
+// Send sends the batch in one sendmsg and collects one answer per message.
+// The kernel processes a batch synchronously and answers in order, so the
+// k-th answer is about the k-th message.
+func (n *Conn) Send(b *Batch) error {
+	if b.Err != nil {
+		return b.Err
+	}
+	if len(b.Msgs) == 0 {
+		return nil
+	}
+	sent, err := n.c.SendMessages(b.Wire())
 	if err != nil {
-		return fmt.Errorf("sending nftables batch (%d messages): %w", len(b.msgs), err)
+		return fmt.Errorf("sending nftables batch (%d messages): %w", len(b.Msgs), err)
 	}
 	firstSeq, lastSeq := sent[1].Header.Sequence, sent[len(sent)-2].Header.Sequence
 	// Every answer is queued by the time sendmsg returns; the deadline only
@@ -274,7 +273,7 @@ func (n *nftConn) send(b *batch) error {
 
 	var first error
 	failed := 0
-	for got := 0; got < len(b.msgs); {
+	for got := 0; got < len(b.Msgs); {
 		answers, err := n.c.Receive()
 		if err == nil {
 			for _, a := range answers {
@@ -294,7 +293,7 @@ func (n *nftConn) send(b *batch) error {
 			return fmt.Errorf("nftables batch: %w", err)
 		}
 		if first == nil {
-			first = fmt.Errorf("%s: %w%s", b.what[got], err, hint(b.msgs[got].Header.Type, errno))
+			first = fmt.Errorf("%s: %w%s", b.What[got], err, hint(b.Msgs[got].Header.Type, errno))
 		}
 		failed++
 		got++
