@@ -30,7 +30,7 @@ type Kernel interface {
 
 // Options configure a transaction.
 type Options struct {
-	// Netns names the namespace, for the lock and the journal.
+	// Netns names the namespace, for messages ("" is netctl's own).
 	Netns string
 	// NetnsID is the namespace's identity; locks, journals and confirmations are keyed by it.
 	NetnsID plan.NamespaceID
@@ -49,6 +49,7 @@ type Txn struct {
 	opts    Options
 	lock    *lock
 	journal string
+	cookie  uint64 // the namespace's cookie (cookieOf), 0 if unknown
 	// Recovered describes an interrupted apply that Begin rolled back.
 	Recovered string
 }
@@ -62,11 +63,14 @@ func Begin(k Kernel, opts Options) (*Txn, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	l, err := acquire(opts.StateDir, opts.Netns, opts.LockWait)
+	if opts.NetnsID.IsZero() {
+		return nil, errNoIdentity
+	}
+	l, err := acquire(opts.StateDir, opts.NetnsID, opts.Netns, opts.LockWait)
 	if err != nil {
 		return nil, err
 	}
-	t := &Txn{k: k, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.Netns)}
+	t := &Txn{k: k, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.NetnsID), cookie: cookieOf(k)}
 	if err := t.recover(); err != nil {
 		l.release()
 		return nil, err
@@ -82,20 +86,56 @@ func (t *Txn) Close() {
 	}
 }
 
-// JournalPending reports an interrupted apply that the next apply will roll
-// back, for plan to warn about.
-func JournalPending(opts Options) string {
+var errNoIdentity = errors.New("apply: the namespace's identity is unknown (Options.NetnsID): its lock and journal cannot be found")
+
+// JournalPending reports, for plan to warn about, what the next apply will
+// find in the namespace's journal: an interrupted apply it rolls back, or a
+// journal it refuses (unreadable, or another namespace's) and why. "" when
+// there is none.
+func JournalPending(opts Options) string { return journalPending(opts, 0) }
+
+// namespaceCookie is what a Kernel may also tell: its namespace's cookie,
+// which, unlike the inode in its identity, the kernel never gives to another
+// namespace once it is deleted.
+type namespaceCookie interface{ NamespaceCookie() uint64 }
+
+// cookieOf is k's namespace cookie, 0 when k does not tell.
+func cookieOf(k Kernel) uint64 {
+	if c, ok := k.(namespaceCookie); ok {
+		return c.NamespaceCookie()
+	}
+	return 0
+}
+
+// journalPending is JournalPending, with the namespace's cookie when known.
+func journalPending(opts Options, cookie uint64) string {
 	if opts.StateDir == "" {
 		opts.StateDir = DefaultStateDir
 	}
-	j, err := readJournal(journalPath(opts.StateDir, opts.Netns))
-	if err != nil {
-		return err.Error()
+	if opts.NetnsID.IsZero() {
+		return errNoIdentity.Error()
 	}
-	if j == nil {
+	if exists, err := checkStateDir(opts.StateDir, false); err != nil || !exists {
+		if err != nil {
+			return err.Error() + "; apply refuses to run until then."
+		}
 		return ""
 	}
-	return describe(j)
+	path := journalPath(opts.StateDir, opts.NetnsID)
+	j, err := readJournal(path)
+	if err == nil && j != nil {
+		err = j.checkNamespace(path, opts.NetnsID, cookie, opts.Netns)
+	}
+	if err == nil {
+		err = checkLegacyJournal(opts.StateDir, opts.Netns)
+	}
+	switch {
+	case err != nil:
+		return err.Error() + "."
+	case j == nil:
+		return ""
+	}
+	return describe(j) + ": the next apply rolls it back before anything else."
 }
 
 func describe(j *journal) string {
@@ -107,8 +147,14 @@ func describe(j *journal) string {
 }
 
 func (t *Txn) recover() error {
+	if err := checkLegacyJournal(t.opts.StateDir, t.opts.Netns); err != nil {
+		return err
+	}
 	j, err := readJournal(t.journal)
 	if err != nil || j == nil {
+		return err
+	}
+	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.cookie, t.opts.Netns); err != nil {
 		return err
 	}
 	t.Recovered = describe(j)
@@ -135,10 +181,10 @@ func (t *Txn) PlanSaved(f plan.File) (*plan.Plan, error) {
 	case f.NetnsID.IsZero():
 		return nil, errors.New("the plan file does not record its namespace's identity: make it again with netctl plan --out")
 	case t.opts.NetnsID.IsZero():
-		return nil, errors.New("apply: the namespace's identity is unknown: a saved plan cannot be checked against it")
+		return nil, errNoIdentity
 	case f.NetnsID != t.opts.NetnsID:
-		return nil, fmt.Errorf("the plan file was made for namespace %q (%s), this is namespace %q (%s): a plan applies only where it was made; run netctl plan --out here",
-			displayNS(f.Netns), f.NetnsID, displayNS(t.opts.Netns), t.opts.NetnsID)
+		return nil, fmt.Errorf("the plan file was made for namespace %s, this is namespace %s: a plan applies only where it was made; run netctl plan --out here",
+			displayNS(f.Netns, f.NetnsID), displayNS(t.opts.Netns, t.opts.NetnsID))
 	}
 	p, err := t.Plan(f.Desired)
 	if err != nil {
@@ -167,7 +213,8 @@ func (e *StepError) Error() string { return fmt.Sprintf("step %q: %v", e.Step, e
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Failure is a failed apply: the first error, and whether the rollback
-// brought the state back.
+// brought the state back: RolledBack only when a re-read after the undo
+// proved the state before the apply; RollbackErr says what differs.
 type Failure struct {
 	Err         error
 	RolledBack  bool
@@ -178,7 +225,7 @@ func (f *Failure) Error() string {
 	var b strings.Builder
 	b.WriteString(f.Err.Error())
 	if f.RolledBack {
-		b.WriteString("; rolled back: the live state is as it was before the apply")
+		b.WriteString("; rolled back: a re-read shows the live state as it was before the apply")
 	} else {
 		var m *multierror.Error
 		if errors.As(f.RollbackErr, &m) {
@@ -212,7 +259,7 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 		return nil
 	}
 	steps := stepsFor(p.Desired, p.Live)
-	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, Before: p.Live, Scope: p.Desired.Scope()}
+	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, NetnsID: t.opts.NetnsID, NetnsCookie: t.cookie, Before: p.Live, Scope: p.Desired.Scope()}
 	for _, s := range steps {
 		j.Steps = append(j.Steps, s.name)
 	}
@@ -243,8 +290,8 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 	if o.KeepJournal {
 		// A confirmation, or an answer, left from before is not one for
 		// this apply.
-		_ = os.Remove(confirmPath(t.opts.StateDir, t.opts.Netns))
-		_ = os.Remove(answerPath(t.opts.StateDir, t.opts.Netns))
+		_ = os.Remove(confirmPath(t.opts.StateDir, t.opts.NetnsID))
+		_ = os.Remove(answerPath(t.opts.StateDir, t.opts.NetnsID))
 		j.Confirming = true
 		if err := writeJournalFile(t.journal, j); err != nil {
 			// Without a journal that says it waits, the change would not be
@@ -259,15 +306,11 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 // writeJournalFile is writeJournal; a test replaces it to make a write fail.
 var writeJournalFile = writeJournal
 
-// undoNow undoes the steps that ran after err, and says whether a re-read
+// undoNow undoes the steps that ran after err; undo says whether a re-read
 // proved the state before.
 func (t *Txn) undoNow(err error, ran []step, p *plan.Plan) *Failure {
 	f := &Failure{Err: err}
-	scope := scopeOf(p.Live, p.Desired)
-	f.RollbackErr = undo(t.k, ran, p.Live, scope)
-	if f.RollbackErr == nil {
-		f.RollbackErr = provenBack(t.k, p.Live, scope)
-	}
+	f.RollbackErr = undo(t.k, ran, p.Live, scopeOf(p.Live, p.Desired))
 	f.RolledBack = f.RollbackErr == nil
 	if f.RolledBack {
 		_ = removeJournal(t.journal)
@@ -287,10 +330,11 @@ func (t *Txn) Rollback() error {
 	if j == nil {
 		return errors.New("no applied change to roll back")
 	}
-	if err := converge(t.k, j.Before, j.rollbackScope()); err != nil {
+	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.cookie, t.opts.Netns); err != nil {
 		return err
 	}
-	if err := provenBack(t.k, j.Before, j.rollbackScope()); err != nil {
+	// converge succeeds only when a re-read proves the state before.
+	if err := converge(t.k, j.Before, j.rollbackScope()); err != nil {
 		return fmt.Errorf("%w (journal kept at %s)", err, t.journal)
 	}
 	return removeJournal(t.journal)
@@ -315,7 +359,8 @@ func (t *Txn) verify(desired plan.State) error {
 }
 
 // converge brings every object of scope back to target, in the order that
-// never opens a window; it is the rollback of a journal.
+// never opens a window; it is the rollback of a journal. It succeeds only
+// when a re-read proves target.
 func converge(k Kernel, target plan.State, scope plan.Scope) error {
 	live, err := k.Read(scope)
 	if err != nil {
@@ -326,6 +371,9 @@ func converge(k Kernel, target plan.State, scope plan.Scope) error {
 		if err := s.do(k); err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("%s: %w", s.name, err))
 		}
+	}
+	if err := proveRestored(k, target, scope); err != nil {
+		errs = multierror.Append(errs, err)
 	}
 	return errs.ErrorOrNil()
 }

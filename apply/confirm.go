@@ -3,12 +3,12 @@ package apply
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/netctl/netctl/internal/atomicfile"
 	"github.com/netctl/netctl/plan"
 )
 
@@ -19,17 +19,13 @@ import (
 // the file to the answer file when it takes the confirmation: that is how
 // confirm knows someone waits, and was heard.
 
-func confirmPath(dir, netns string) string {
-	return filepath.Join(dir, nsKey(netns)+".confirm")
+func confirmPath(dir string, id plan.NamespaceID) string {
+	return stateFile(dir, id, ".confirm")
 }
 
 // answerPath is confirmPath once the waiter took the confirmation.
-func answerPath(dir, netns string) string {
-	return filepath.Join(dir, nsKey(netns)+".confirmed")
-}
-
-func lockPath(dir, netns string) string {
-	return filepath.Join(dir, nsKey(netns)+".lock")
+func answerPath(dir string, id plan.NamespaceID) string {
+	return stateFile(dir, id, ".confirmed")
 }
 
 // confirmAnswer bounds how long RequestConfirm waits for the waiting apply
@@ -44,29 +40,44 @@ func RequestConfirm(opts Options) error {
 	if opts.StateDir == "" {
 		opts.StateDir = DefaultStateDir
 	}
-	jpath := journalPath(opts.StateDir, opts.Netns)
-	j, err := readJournal(jpath)
+	if opts.NetnsID.IsZero() {
+		return errNoIdentity
+	}
+	exists, err := checkStateDir(opts.StateDir, false)
 	if err != nil {
 		return err
 	}
-	none := fmt.Sprintf("no apply is waiting for confirmation in namespace %q", displayNS(opts.Netns))
+	var j *journal
+	if exists {
+		path := journalPath(opts.StateDir, opts.NetnsID)
+		if j, err = readJournal(path); err != nil {
+			return err
+		}
+		if j != nil {
+			if err := j.checkNamespace(path, opts.NetnsID, 0, opts.Netns); err != nil {
+				return err
+			}
+		}
+	}
+	none := fmt.Sprintf("no apply is waiting for confirmation in namespace %s", displayNS(opts.Netns, opts.NetnsID))
 	if j == nil || !j.Confirming {
 		return errors.New(none)
 	}
-	held, err := lockHeld(lockPath(opts.StateDir, opts.Netns))
+	lockFile := stateFile(opts.StateDir, opts.NetnsID, ".lock")
+	held, err := lockHeld(lockFile)
 	if err != nil {
 		return err
 	}
 	if !held {
 		return fmt.Errorf("%s: %s; its change is still live, and the next apply rolls it back", none, describe(j))
 	}
-	path, answer := confirmPath(opts.StateDir, opts.Netns), answerPath(opts.StateDir, opts.Netns)
+	path, answer := confirmPath(opts.StateDir, opts.NetnsID), answerPath(opts.StateDir, opts.NetnsID)
 	pid := fmt.Sprintln(j.PID)
-	if err := os.WriteFile(path, []byte(pid), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(pid), 0o600); err != nil {
 		return err
 	}
 	taken := func() bool {
-		data, err := os.ReadFile(answer)
+		data, err := readStateFile(answer)
 		if err == nil && string(data) == pid {
 			_ = os.Remove(answer)
 			return true
@@ -79,7 +90,7 @@ func RequestConfirm(opts Options) error {
 		if taken() {
 			return nil
 		}
-		held, err := lockHeld(lockPath(opts.StateDir, opts.Netns))
+		held, err := lockHeld(lockFile)
 		if err != nil {
 			return err
 		}
@@ -97,9 +108,10 @@ func RequestConfirm(opts Options) error {
 }
 
 // lockHeld reports whether an apply holds the lock at path, without taking
-// it for longer than a look.
+// it for longer than a look. The holder removes the file as it lets go: no
+// file, no holder.
 func lockHeld(path string) (bool, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := openStateFile(path, os.O_RDONLY)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -112,6 +124,17 @@ func lockHeld(path string) (bool, error) {
 		return true, nil
 	}
 	return false, err
+}
+
+// readStateFile reads a small file of the state directory, never through a
+// symlink.
+func readStateFile(path string) ([]byte, error) {
+	f, err := openStateFile(path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 64))
 }
 
 // WaitEnd is how a wait for confirmation ended.
@@ -136,8 +159,8 @@ func (t *Txn) AwaitConfirmation(timeout time.Duration, enter, stop <-chan struct
 	if timeout <= 0 {
 		return TimedOut, t.Rollback()
 	}
-	path := confirmPath(t.opts.StateDir, t.opts.Netns)
-	confirmAnswerPath := answerPath(t.opts.StateDir, t.opts.Netns)
+	path := confirmPath(t.opts.StateDir, t.opts.NetnsID)
+	confirmAnswerPath := answerPath(t.opts.StateDir, t.opts.NetnsID)
 	mine := fmt.Sprintln(os.Getpid())
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -152,7 +175,7 @@ func (t *Txn) AwaitConfirmation(timeout time.Duration, enter, stop <-chan struct
 		case <-tick.C:
 			// A confirmation names its waiter: one meant for an apply that
 			// died before this one is not taken.
-			data, err := os.ReadFile(path)
+			data, err := readStateFile(path)
 			if err == nil && string(data) == mine {
 				if err := os.Rename(path, confirmAnswerPath); err != nil {
 					return TimedOut, errors.Join(err, t.Rollback())
@@ -165,26 +188,4 @@ func (t *Txn) AwaitConfirmation(timeout time.Duration, enter, stop <-chan struct
 			return TimedOut, t.Rollback()
 		}
 	}
-}
-
-// provenBack re-reads scope and fails unless it is before again: a rollback
-// is claimed only when the kernel shows it. Rules netctl could not decode
-// are left out: no rollback can write them back.
-func provenBack(k Kernel, before plan.State, scope plan.Scope) error {
-	live, err := k.Read(scope)
-	if err != nil {
-		return fmt.Errorf("re-reading after the rollback: %w", err)
-	}
-	before.Firewall = restorable(before.Firewall)
-	if left := plan.Diff(before, live); !left.Empty() {
-		addrs := make([]string, 0, len(left.Changes))
-		for _, c := range left.Changes {
-			addrs = append(addrs, c.Address)
-		}
-		if len(addrs) > 5 {
-			addrs = append(addrs[:5], fmt.Sprintf("and %d more", len(addrs)-5))
-		}
-		return fmt.Errorf("after the rollback the live state still differs from before: %s", strings.Join(addrs, ", "))
-	}
-	return nil
 }

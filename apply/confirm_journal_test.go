@@ -12,6 +12,7 @@ import (
 
 	"github.com/netctl/netctl/apply"
 	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/kernel"
 	"github.com/netctl/netctl/plan"
 )
 
@@ -29,30 +30,30 @@ func kernelText(t *testing.T, ns string) string {
 		nstest.Exec(t, ns, "sysctl", plan.SysctlIPForward, plan.SysctlBridgeNFIptables)
 }
 
-// forgetful passes the first n writes to the kernel and then, claiming
+// amnesiac passes the first n writes to the kernel and then, claiming
 // success, does nothing: a rollback that only a re-read can see fail.
-type forgetful struct {
+type amnesiac struct {
 	apply.Kernel
 	n, writes int
 }
 
-func (f *forgetful) pass() bool { f.writes++; return f.writes <= f.n }
+func (f *amnesiac) pass() bool { f.writes++; return f.writes <= f.n }
 
-func (f *forgetful) SetSysctl(name, value string) error {
+func (f *amnesiac) SetSysctl(name, value string) error {
 	if !f.pass() {
 		return nil
 	}
 	return f.Kernel.SetSysctl(name, value)
 }
 
-func (f *forgetful) SyncBridge(from, to *plan.Bridge) error {
+func (f *amnesiac) SyncBridge(from, to *plan.Bridge) error {
 	if !f.pass() {
 		return nil
 	}
 	return f.Kernel.SyncBridge(from, to)
 }
 
-func (f *forgetful) SyncFirewall(from, to *plan.Firewall) error {
+func (f *amnesiac) SyncFirewall(from, to *plan.Firewall) error {
 	if !f.pass() {
 		return nil
 	}
@@ -67,7 +68,13 @@ func TestConfirmingJournalUnwritable(t *testing.T) {
 	desired := plan.Desired(testConfig())
 	run := func(t *testing.T, k apply.Kernel, ns, dir string) error {
 		t.Helper()
-		txn, err := apply.Begin(k, apply.Options{Netns: ns, StateDir: dir})
+		h, err := kernel.Open(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := h.NamespaceID()
+		h.Close()
+		txn, err := apply.Begin(k, apply.Options{Netns: ns, NetnsID: id, StateDir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +107,7 @@ func TestConfirmingJournalUnwritable(t *testing.T) {
 		if kernelText(t, ns) == before {
 			t.Fatal("the change is not live while it waits")
 		}
-		if !strings.Contains(apply.JournalPending(apply.Options{Netns: ns, StateDir: dir}), "waiting for confirmation") {
+		if !strings.Contains(apply.JournalPending(apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir}), "waiting for confirmation") {
 			t.Fatal("the journal does not say the change waits")
 		}
 	})
@@ -130,7 +137,7 @@ func TestConfirmingJournalUnwritable(t *testing.T) {
 		ns, k := setup(t)
 		dir := t.TempDir()
 		// Count the apply's writes on a copy of the namespace's state.
-		counter := &forgetful{Kernel: k, n: 1 << 30}
+		counter := &amnesiac{Kernel: k, n: 1 << 30}
 		if err := run(t, counter, ns, dir); err != nil {
 			t.Fatal(err)
 		}
@@ -138,16 +145,16 @@ func TestConfirmingJournalUnwritable(t *testing.T) {
 		dir = t.TempDir()
 		before := kernelText(t, ns)
 		defer apply.FailConfirmingJournal(syscall.ENOSPC)()
-		err := run(t, &forgetful{Kernel: k, n: counter.writes}, ns, dir)
+		err := run(t, &amnesiac{Kernel: k, n: counter.writes}, ns, dir)
 		var fail *apply.Failure
 		if !errors.As(err, &fail) || fail.RolledBack {
 			t.Fatalf("a rollback the kernel did not do is claimed: %v", err)
 		}
-		if !strings.Contains(err.Error(), "ROLLBACK FAILED") || !strings.Contains(err.Error(), "still differs") {
+		if !strings.Contains(err.Error(), "ROLLBACK FAILED") || !strings.Contains(err.Error(), "not as before") {
 			t.Errorf("the error does not say the rollback failed: %v", err)
 		}
 		if kernelText(t, ns) == before {
-			t.Fatal("the forgetful kernel rolled back: the test proves nothing")
+			t.Fatal("the amnesiac kernel rolled back: the test proves nothing")
 		}
 		if _, err := os.Stat(dir); err != nil {
 			t.Fatal(err)
@@ -165,7 +172,7 @@ func TestConfirmationNamesItsWaiter(t *testing.T) {
 		t.Helper()
 		ns, k := setup(t)
 		before := kernelText(t, ns)
-		opts := apply.Options{Netns: ns, StateDir: t.TempDir()}
+		opts := apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: t.TempDir()}
 		txn, err := apply.Begin(k, opts)
 		if err != nil {
 			t.Fatal(err)

@@ -14,4 +14,4 @@ func FailConfirmingJournal(err error) (restore func()) {
 }
 
 // ConfirmPath is where netctl confirm drops its confirmation.
-func ConfirmPath(opts Options) string { return confirmPath(opts.StateDir, opts.Netns) }
+func ConfirmPath(opts Options) string { return confirmPath(opts.StateDir, opts.NetnsID) }

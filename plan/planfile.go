@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/netctl/netctl/internal/atomicfile"
 )
 
 // PlanFileVersion is the format version of a saved plan file. Version 2
@@ -260,17 +262,14 @@ func Fingerprint(live State) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// WriteFile saves the plan atomically: a temporary file renamed into place.
+// WriteFile saves the plan atomically: a temporary file (never one planted
+// under its name) renamed into place.
 func WriteFile(path string, f File) error {
 	data, err := Encode(f)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, data, 0o600)
 }
 
 // ReadFile loads a saved plan, refusing one of another format version or

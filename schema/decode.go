@@ -10,7 +10,7 @@ import (
 // The fields of each mapping, in the order the documentation lists them.
 var (
 	topFields       = []string{"ip_forward", "firewall", "bridges"}
-	bridgeFields    = []string{"address", "mtu", "icc", "masquerade", "external_interface", "allowed_sources", "containers", "links"}
+	bridgeFields    = []string{"address", "mtu", "icc", "masquerade", "external_interface", "allowed_sources", "containers", "links", "adopt"}
 	containerFields = []string{"address", "expose"}
 	linkFields      = []string{"from", "to", "alias", "ports"}
 )
@@ -206,6 +206,10 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 		case "masquerade":
 			if b, ok := p.boolean(e.val, e.path); ok {
 				bs.b.Masquerade, bs.masq = b, e.val
+			}
+		case "adopt":
+			if b, ok := p.boolean(e.val, e.path); ok {
+				bs.b.Adopt = b
 			}
 		case "external_interface":
 			if s, ok := p.text(e.val, e.path); ok {

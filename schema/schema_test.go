@@ -153,6 +153,17 @@ bridges:
 			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true},
 		}},
 	}, {
+		name: "adopt",
+		yaml: `
+bridges:
+  docker0: { address: 172.17.0.1/16, adopt: true }
+  br1: { address: 10.1.0.1/24, adopt: false }
+`,
+		want: Config{File: "f.yaml", Firewall: true, Bridges: []Bridge{
+			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true, Adopt: true},
+			{Name: "br1", Address: netip.MustParsePrefix("10.1.0.1/24"), MTU: 1500, ICC: true, Masquerade: true},
+		}},
+	}, {
 		name: "empty mapping",
 		yaml: "{}",
 		want: Config{File: "f.yaml", Firewall: true},

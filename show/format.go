@@ -32,6 +32,7 @@ type Bridge struct {
 	AllowedSources    Flow[Source]                  `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 addresses or CIDRs may reach the containers from outside (Docker's DROP rule negated on a source)."`
 	Containers        Map[ContainerName, Container] `yaml:"containers,omitempty" doc:"The containers attached to this bridge, by name."`
 	Links             []Link                        `yaml:"links,omitempty" doc:"Docker's --link: 'from' may open connections to 'to' on the listed ports."`
+	Adopt             bool                          `yaml:"adopt,omitempty" default:"false" doc:"true: a bridge of this name that netctl did not create is adopted (marked netctl:adopted) and managed; when it leaves the file, or on destroy, it is released (mark and addresses removed, link kept), never deleted. false: such a bridge is a plan error. A bridge that does not exist is created either way."`
 }
 
 // Container is a container attached to a bridge.

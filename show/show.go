@@ -49,7 +49,11 @@ func Config(live plan.State) Result {
 	if err != nil {
 		r.Notes = append(r.Notes, "the file written here does not load (a bug in netctl show): "+oneLine(err.Error()))
 	} else {
-		r.Residual = plan.Diff(plan.Desired(cfg), live).Changes
+		desired, err := plan.Resolve(plan.Desired(cfg), live)
+		if err != nil {
+			r.Notes = append(r.Notes, "plan with this file would refuse: "+oneLine(err.Error()))
+		}
+		r.Residual = plan.Diff(desired, live).Changes
 		for _, c := range r.Residual {
 			r.Notes = append(r.Notes, fmt.Sprintf("not reproduced: plan with this file would %s %s", c.Action, c.Address))
 		}
@@ -393,10 +397,12 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 	if !b.Up {
 		w.note("bridge %q is down; netctl sets its bridges up", b.Name)
 	}
-	if b.Owner != plan.Owner {
-		w.note("bridge %q does not carry netctl's mark (alias %q)", b.Name, b.Owner)
+	if !plan.IsOwned(b.Owner) {
+		w.note("bridge %q does not carry netctl's mark (alias %q): adopt: true is written so that the file applies", b.Name, b.Owner)
 	}
-	e.Value = Bridge{Address: Gateway(b.Addresses[0].String()), MTU: b.MTU}
+	// A bridge netctl did not create applies only with adopt: true (an
+	// adopted one says so with it).
+	e.Value = Bridge{Address: Gateway(b.Addresses[0].String()), MTU: b.MTU, Adopt: b.Owner != plan.Owner}
 	if !firewall {
 		return e, true
 	}

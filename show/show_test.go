@@ -70,6 +70,11 @@ bridges:
 	"nothing": `
 firewall: false
 `,
+	"adopted": `
+bridges:
+  uplink0: { address: 10.5.0.1/16, adopt: true }
+  docker0: { address: 172.17.0.1/16 }
+`,
 }
 
 func loadCases(t *testing.T) map[string][]byte {
@@ -99,8 +104,14 @@ func desired(t *testing.T, name string, data []byte) plan.State {
 }
 
 // asLive makes a desired state look read: ip_forward always read, rule
-// handles set.
+// handles set, a bridge to adopt adopted.
 func asLive(s plan.State) plan.State {
+	for name, b := range s.Bridges {
+		if b.Adopt {
+			b.Owner, b.Adopt = plan.Adopted, false
+			s.Bridges[name] = b
+		}
+	}
 	if _, ok := s.Sysctls[plan.SysctlIPForward]; !ok {
 		s.Sysctls[plan.SysctlIPForward] = "0"
 	}
@@ -252,6 +263,12 @@ bridges:
 			},
 			notes:    []string{`bridge "docker0" has 2 addresses`, `bridge "docker0" is down`},
 			residual: []string{"bridge.docker0"},
+		},
+		{
+			name:     "a bridge netctl did not create",
+			edit:     func(s *plan.State) { b := s.Bridges["docker0"]; b.Owner = "uplink"; s.Bridges["docker0"] = b },
+			notes:    []string{`bridge "docker0" does not carry netctl's mark (alias "uplink"): adopt: true is written`},
+			residual: []string{"bridge.docker0"}, // the mark to write
 		},
 		{
 			name:     "no address",

@@ -17,12 +17,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/spf13/cobra"
 
 	"github.com/netctl/netctl/internal/metrics"
@@ -129,30 +132,43 @@ func liveState(t *testing.T, ns string, bridges ...string) string {
 	return string(data)
 }
 
-// readMetrics parses a metrics file strictly and returns the value of each
-// series, by "name" or `name{action="create"}`.
+// readMetrics parses a metrics file with the parser node_exporter's textfile
+// collector uses, refuses what the collector refuses beyond it (a family
+// without HELP or TYPE, a timestamp, a series twice), and returns the value
+// of each series, by "name" or `name{action="create"}`.
 func readMetrics(t *testing.T, path string) map[string]float64 {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fams, err := metrics.Parse(data)
+	var parser expfmt.TextParser
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", path, err, data)
 	}
 	out := map[string]float64{}
 	for name, f := range fams {
-		if f.Type != "gauge" {
-			t.Errorf("%s: type %s, want gauge", name, f.Type)
+		if f.GetHelp() == "" || f.GetType() != dto.MetricType_GAUGE {
+			t.Errorf("%s: HELP %q, type %s, want a HELP and gauge", name, f.GetHelp(), f.GetType())
 		}
-		for labels, v := range f.Samples {
-			if labels != "" {
-				name := name + "{" + labels + "}"
-				out[name] = v
-				continue
+		for _, m := range f.GetMetric() {
+			if m.TimestampMs != nil {
+				t.Errorf("%s: a timestamp, which the textfile collector refuses", name)
 			}
-			out[name] = v
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			slices.Sort(labels)
+			series := name
+			if len(labels) > 0 {
+				series += "{" + strings.Join(labels, ",") + "}"
+			}
+			if _, dup := out[series]; dup {
+				t.Errorf("%s appears twice", series)
+			}
+			out[series] = m.GetGauge().GetValue()
 		}
 	}
 	return out
@@ -235,18 +251,20 @@ func TestDriftMetrics(t *testing.T) {
 		"{ 172.17.0.2 . 172.17.0.3 . tcp . 5432 }")
 	nstest.Run(t, "ip", "-n", ns, "link", "add", "br-old", "type", "bridge") // delete: ours, not in the file
 	nstest.Run(t, "ip", "-n", ns, "link", "set", "br-old", "alias", plan.Owner)
-	nstest.Run(t, "ip", "-n", ns, "link", "del", "docker0") // replace: a veth where a bridge belongs
-	nstest.Run(t, "ip", "-n", ns, "link", "add", "docker0", "type", "veth", "peer", "name", "docker0-peer")
-	nstest.Run(t, "ip", "-n", ns, "link", "set", "docker0", "alias", plan.Owner)
+	// Replace: a chain of another priority (its two masquerade rules go
+	// with it, and come back as creates). A bridge is never replaced.
+	nstest.Exec(t, ns, "nft", "flush", "chain", "inet", "netctl", plan.ChainPostrouting)
+	nstest.Exec(t, ns, "nft", "delete", "chain", "inet", "netctl", plan.ChainPostrouting)
+	nstest.Exec(t, ns, "nft", "add", "chain", "inet", "netctl", plan.ChainPostrouting, "{ type nat hook postrouting priority 50; policy accept; }")
 
-	r := planWithMetrics(t, 2, prom, map[string]int{"create": 1, "update": 2, "delete": 1, "replace": 1}, "-f", cfg, "--netns", ns)
-	for _, addr := range []string{"bridge.br-app", "sysctl.net.ipv4.ip_forward", "bridge.docker0.link.web->db", "bridge.br-old", "bridge.docker0"} {
+	r := planWithMetrics(t, 2, prom, map[string]int{"create": 3, "update": 2, "delete": 1, "replace": 1}, "-f", cfg, "--netns", ns)
+	for _, addr := range []string{"bridge.br-app", "sysctl.net.ipv4.ip_forward", "bridge.docker0.link.web->db", "bridge.br-old", "firewall.chain." + plan.ChainPostrouting} {
 		if !strings.Contains(r.stdout, addr) {
 			t.Errorf("the plan does not name %s:\n%s", addr, r.stdout)
 		}
 	}
 	// The same with --json: the metrics do not depend on the rendering.
-	planWithMetrics(t, 2, prom, map[string]int{"create": 1, "update": 2, "delete": 1, "replace": 1}, "-f", cfg, "--netns", ns, "--json")
+	planWithMetrics(t, 2, prom, map[string]int{"create": 3, "update": 2, "delete": 1, "replace": 1}, "-f", cfg, "--netns", ns, "--json")
 
 	mustExit(t, 0, "apply", "-f", cfg, "--netns", ns, "--auto-approve")
 	planWithMetrics(t, 0, prom, zero, "-f", cfg, "--netns", ns)
