@@ -49,7 +49,7 @@ makes it real as one transaction, all of it or none of it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newValidateCmd(), newPlanCmd(), newApplyCmd(), newDestroyCmd(), newConfirmCmd())
+	root.AddCommand(newValidateCmd(), newPlanCmd(), newApplyCmd(), newDestroyCmd(), newConfirmCmd(), newExplainCmd())
 	root.AddCommand(opsCommands(root)...) // show, schema; plan --metrics-file
 	return root
 }
