@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -261,5 +260,3 @@ func TestExplainDrift(t *testing.T) {
 	}
 	testnet.Expect(t, web.CannotReach(db5432))
 }
-
-var _ = netip.Addr{}
