@@ -92,6 +92,10 @@ type Answer struct {
 	// live state; the answer is for the live state.
 	Drift []string `json:"drift"`
 	Path  []Step   `json:"path"`
+	// Trace is what the kernel reported for a real packet of the flow
+	// (netctl explain --trace), TraceVerdict what it did with it.
+	Trace        []Step `json:"trace,omitempty"`
+	TraceVerdict string `json:"trace_verdict,omitempty"`
 }
 
 // ParsePort reads PORT[/PROTO]: 5432, 5432/tcp, 53/udp. The protocol

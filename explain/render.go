@@ -32,6 +32,23 @@ func (a Answer) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "      %s\n", strings.Join(where, "; "))
 		}
 	}
+	if a.TraceVerdict != "" {
+		fmt.Fprintf(&b, "kernel trace of a real packet: %s\n", a.TraceVerdict)
+		for _, s := range a.Trace {
+			mark := " "
+			switch s.Verdict {
+			case "accept":
+				mark = "+"
+			case "drop":
+				mark = "-"
+			}
+			item := ""
+			if s.Item != "" {
+				item = " (" + s.Item + ")"
+			}
+			fmt.Fprintf(&b, "  %s %s%s\n", mark, s.Text, item)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -48,8 +48,20 @@ func loadDesired(file string) (plan.State, error) {
 	return plan.Desired(cfg), nil
 }
 
+// openKernel opens the namespace and removes a trace chain left by a
+// killed `netctl explain --trace`, as a journal is recovered.
 func openKernel(netns string) (*kernel.Handle, error) {
-	return kernel.Open(netns)
+	k, err := kernel.Open(netns)
+	if err != nil {
+		return nil, err
+	}
+	if removed, err := k.RemoveStaleTrace(); err != nil {
+		k.Close()
+		return nil, err
+	} else if removed {
+		fmt.Fprintln(os.Stderr, "netctl: removed the trace chain a killed 'netctl explain --trace' left in table inet netctl")
+	}
+	return k, nil
 }
 
 func txnOptions(netns string) apply.Options {
