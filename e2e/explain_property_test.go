@@ -22,11 +22,12 @@ const (
 )
 
 // propPorts is what every container listens on; a file exposes and links
-// a random part of it.
+// a random part of it. Port numbers repeat across protocols so that a
+// confusion of tcp and udp shows.
 var propPorts = []struct {
 	proto string
 	port  int
-}{{"tcp", 80}, {"tcp", 5432}, {"tcp", 6379}, {"udp", 53}}
+}{{"tcp", 80}, {"tcp", 5432}, {"udp", 5432}, {"tcp", 53}, {"udp", 53}}
 
 // propSources are the allowed_sources lists a file may have (none overlap
 // within a list, as the loader requires).
