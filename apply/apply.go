@@ -30,8 +30,10 @@ type Kernel interface {
 
 // Options configure a transaction.
 type Options struct {
-	// Netns names the namespace, for the lock and the journal.
+	// Netns names the namespace, for messages ("" is netctl's own).
 	Netns string
+	// NetnsID is the namespace's identity; locks, journals and confirmations are keyed by it.
+	NetnsID plan.NamespaceID
 	// StateDir holds locks and journals; DefaultStateDir when empty.
 	StateDir string
 	// LockWait bounds the wait for another apply on the same namespace.
@@ -47,6 +49,7 @@ type Txn struct {
 	opts    Options
 	lock    *lock
 	journal string
+	cookie  uint64 // the namespace's cookie (cookieOf), 0 if unknown
 	// Recovered describes an interrupted apply that Begin rolled back.
 	Recovered string
 }
@@ -60,11 +63,14 @@ func Begin(k Kernel, opts Options) (*Txn, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	l, err := acquire(opts.StateDir, opts.Netns, opts.LockWait)
+	if opts.NetnsID.IsZero() {
+		return nil, errNoIdentity
+	}
+	l, err := acquire(opts.StateDir, opts.NetnsID, opts.Netns, opts.LockWait)
 	if err != nil {
 		return nil, err
 	}
-	t := &Txn{k: k, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.Netns)}
+	t := &Txn{k: k, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.NetnsID), cookie: cookieOf(k)}
 	if err := t.recover(); err != nil {
 		l.release()
 		return nil, err
@@ -80,20 +86,56 @@ func (t *Txn) Close() {
 	}
 }
 
-// JournalPending reports an interrupted apply that the next apply will roll
-// back, for plan to warn about.
-func JournalPending(opts Options) string {
+var errNoIdentity = errors.New("apply: the namespace's identity is unknown (Options.NetnsID): its lock and journal cannot be found")
+
+// JournalPending reports, for plan to warn about, what the next apply will
+// find in the namespace's journal: an interrupted apply it rolls back, or a
+// journal it refuses (unreadable, or another namespace's) and why. "" when
+// there is none.
+func JournalPending(opts Options) string { return journalPending(opts, 0) }
+
+// namespaceCookie is what a Kernel may also tell: its namespace's cookie,
+// which, unlike the inode in its identity, the kernel never gives to another
+// namespace once it is deleted.
+type namespaceCookie interface{ NamespaceCookie() uint64 }
+
+// cookieOf is k's namespace cookie, 0 when k does not tell.
+func cookieOf(k Kernel) uint64 {
+	if c, ok := k.(namespaceCookie); ok {
+		return c.NamespaceCookie()
+	}
+	return 0
+}
+
+// journalPending is JournalPending, with the namespace's cookie when known.
+func journalPending(opts Options, cookie uint64) string {
 	if opts.StateDir == "" {
 		opts.StateDir = DefaultStateDir
 	}
-	j, err := readJournal(journalPath(opts.StateDir, opts.Netns))
-	if err != nil {
-		return err.Error()
+	if opts.NetnsID.IsZero() {
+		return errNoIdentity.Error()
 	}
-	if j == nil {
+	if exists, err := checkStateDir(opts.StateDir, false); err != nil || !exists {
+		if err != nil {
+			return err.Error() + "; apply refuses to run until then."
+		}
 		return ""
 	}
-	return describe(j)
+	path := journalPath(opts.StateDir, opts.NetnsID)
+	j, err := readJournal(path)
+	if err == nil && j != nil {
+		err = j.checkNamespace(path, opts.NetnsID, cookie, opts.Netns)
+	}
+	if err == nil {
+		err = checkLegacyJournal(opts.StateDir, opts.Netns)
+	}
+	switch {
+	case err != nil:
+		return err.Error() + "."
+	case j == nil:
+		return ""
+	}
+	return describe(j) + ": the next apply rolls it back before anything else."
 }
 
 func describe(j *journal) string {
@@ -105,8 +147,14 @@ func describe(j *journal) string {
 }
 
 func (t *Txn) recover() error {
+	if err := checkLegacyJournal(t.opts.StateDir, t.opts.Netns); err != nil {
+		return err
+	}
 	j, err := readJournal(t.journal)
 	if err != nil || j == nil {
+		return err
+	}
+	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.cookie, t.opts.Netns); err != nil {
 		return err
 	}
 	t.Recovered = describe(j)
@@ -191,7 +239,7 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 		return nil
 	}
 	steps := stepsFor(p.Desired, p.Live)
-	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, Before: p.Live, Scope: p.Desired.Scope()}
+	j := journal{PID: os.Getpid(), Started: time.Now(), Netns: t.opts.Netns, NetnsID: t.opts.NetnsID, NetnsCookie: t.cookie, Before: p.Live, Scope: p.Desired.Scope()}
 	for _, s := range steps {
 		j.Steps = append(j.Steps, s.name)
 	}
@@ -237,6 +285,9 @@ func (t *Txn) Rollback() error {
 	}
 	if j == nil {
 		return errors.New("no applied change to roll back")
+	}
+	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.cookie, t.opts.Netns); err != nil {
+		return err
 	}
 	if err := converge(t.k, j.Before, j.rollbackScope()); err != nil {
 		return err

@@ -119,7 +119,7 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 	// A clean run counts the writes, K, and proves the apply converges.
 	ns, k := setup(t)
 	counter := &faulty{Kernel: k}
-	txn, err := apply.Begin(counter, apply.Options{Netns: ns, StateDir: t.TempDir()})
+	txn, err := apply.Begin(counter, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestEveryFailedStepRollsBack(t *testing.T) {
 				scope := desired.Scope()
 				before := snapshot(t, ns, k, scope)
 				f := &faulty{Kernel: k, failAt: failAt, after: after}
-				txn, err := apply.Begin(f, apply.Options{Netns: ns, StateDir: t.TempDir()})
+				txn, err := apply.Begin(f, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: t.TempDir()})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -184,7 +184,7 @@ func TestVerifyFailureRollsBack(t *testing.T) {
 	// A kernel that silently drops the firewall write: every step
 	// "succeeds", and only the verification by re-reading can tell.
 	lying := &lyingKernel{Kernel: k}
-	txn, err := apply.Begin(lying, apply.Options{Netns: ns, StateDir: t.TempDir()})
+	txn, err := apply.Begin(lying, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestJournalRecovery(t *testing.T) {
 
 	// Apply with the journal kept (as --confirm-timeout does), then drop the
 	// transaction as a killed process would: the next Begin rolls it back.
-	txn, err := apply.Begin(k, apply.Options{Netns: ns, StateDir: dir})
+	txn, err := apply.Begin(k, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,10 +227,10 @@ func TestJournalRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	txn.Close()
-	if pending := apply.JournalPending(apply.Options{Netns: ns, StateDir: dir}); pending == "" {
+	if pending := apply.JournalPending(apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir}); pending == "" {
 		t.Fatal("no pending journal reported")
 	}
-	txn, err = apply.Begin(k, apply.Options{Netns: ns, StateDir: dir})
+	txn, err = apply.Begin(k, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +246,7 @@ func TestJournalRecovery(t *testing.T) {
 func TestSecondApplyWaitsThenNamesTheHolder(t *testing.T) {
 	nstest.RequireRoot(t)
 	ns, k := setup(t)
-	opts := apply.Options{Netns: ns, StateDir: t.TempDir(), LockWait: 200 * time.Millisecond}
+	opts := apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: t.TempDir(), LockWait: 200 * time.Millisecond}
 	first, err := apply.Begin(k, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func newBenchNS(b *testing.B) *benchNS {
 }
 
 func (e *benchNS) opts() apply.Options {
-	return apply.Options{Netns: e.ns, StateDir: e.state, LockWait: time.Second}
+	return apply.Options{Netns: e.ns, NetnsID: e.k.NamespaceID(), StateDir: e.state, LockWait: time.Second}
 }
 
 // apply runs one whole transaction: Begin, Plan, Apply, Close. It returns

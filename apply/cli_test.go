@@ -135,7 +135,7 @@ func TestKilledApplyIsRolledBackByTheNext(t *testing.T) {
 	} {
 		t.Run(kill.name, func(t *testing.T) {
 			ns := nstest.New(t)
-			journal := filepath.Join(apply.DefaultStateDir, ns+".journal")
+			journal := filepath.Join(apply.DefaultStateDir, nstest.ID(t, ns).String()+".journal")
 			cmd := exec.Command(netctlBinary(t), "apply", "-f", file, "--netns", ns, "--auto-approve")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

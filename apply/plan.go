@@ -30,8 +30,8 @@ func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 
 func warnings(k Kernel, opts Options) []string {
 	var ws []string
-	if j := JournalPending(opts); j != "" {
-		ws = append(ws, j+": the next apply rolls it back before anything else.")
+	if j := journalPending(opts, cookieOf(k)); j != "" {
+		ws = append(ws, j)
 	}
 	d, ok := k.(dropPolicyReader)
 	if !ok {

@@ -32,10 +32,12 @@ type Handle struct {
 	netns string
 	nsfd  int // -1 for the process's own namespace
 	id    plan.NamespaceID
-	nl    *netlink.Handle
-	nft   *nfwire.Conn
-	lib   *nftables.Conn // for the reads the nftables library does whole
-	setID uint32         // last set ID used in a batch
+	// cookie is the namespace's SO_NETNS_COOKIE (NamespaceCookie).
+	cookie uint64
+	nl     *netlink.Handle
+	nft    *nfwire.Conn
+	lib    *nftables.Conn // for the reads the nftables library does whole
+	setID  uint32         // last set ID used in a batch
 
 	// Buffers of readElements, reused from one read to the next.
 	elemText  []byte
@@ -51,12 +53,9 @@ func Open(name string) (*Handle, error) {
 	h := &Handle{netns: name, nsfd: -1}
 	nsfd := 0
 	if name != "" {
-		ns, err := netns.GetFromName(name)
+		ns, err := netns.GetFromPath(netnsPath(name))
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("network namespace %q does not exist (no /run/netns/%s)", name, name)
-			}
-			return nil, mapPermission(fmt.Errorf("opening network namespace %q: %w", name, err))
+			return nil, netnsOpenError(name, err)
 		}
 		h.nsfd, nsfd = int(ns), int(ns)
 	}
@@ -70,14 +69,12 @@ func Open(name string) (*Handle, error) {
 		h.Close()
 		return nil, fmt.Errorf("identity of %s: %w", h.where(), err)
 	}
-	if name == "" {
-		h.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE)
-	} else {
-		h.nl, err = netlink.NewHandleAt(netns.NsHandle(h.nsfd), unix.NETLINK_ROUTE)
-	}
-	if err != nil {
+	// nftables first: its socket library keeps the errno of a refused
+	// setns(2) (EPERM without privilege), which netlink.NewHandleAt only
+	// formats into its text.
+	if h.nft, err = nfwire.Dial(nsfd); err != nil {
 		h.Close()
-		return nil, mapPermission(fmt.Errorf("netlink socket in %s: %w", h.where(), err))
+		return nil, mapPermission(fmt.Errorf("%s: %w", h.where(), err))
 	}
 	libOpts := []nftables.ConnOption{nftables.AsLasting()}
 	if nsfd != 0 {
@@ -87,9 +84,15 @@ func Open(name string) (*Handle, error) {
 		h.Close()
 		return nil, mapPermission(fmt.Errorf("nftables socket in %s: %w", h.where(), err))
 	}
-	if h.nft, err = nfwire.Dial(nsfd); err != nil {
+	h.cookie = netnsCookie(nsfd)
+	if name == "" {
+		h.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE)
+	} else {
+		h.nl, err = netlink.NewHandleAt(netns.NsHandle(h.nsfd), unix.NETLINK_ROUTE)
+	}
+	if err != nil {
 		h.Close()
-		return nil, mapPermission(fmt.Errorf("%s: %w", h.where(), err))
+		return nil, mapPermission(fmt.Errorf("netlink socket in %s: %w", h.where(), err))
 	}
 	// nf_tables answers nothing, not even a read, without CAP_NET_ADMIN:
 	// find out now rather than halfway through a plan.

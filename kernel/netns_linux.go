@@ -1,9 +1,13 @@
 package kernel
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"unsafe"
 
+	mdnetlink "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/plan"
@@ -46,6 +50,35 @@ func namespaceIDOf(fd int) (plan.NamespaceID, error) {
 	return plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}, nil
 }
 
+// NamespaceIDOf reads the identity of the named namespace ("" for the
+// calling process's) without binding to it: for what needs only its lock and
+// journal (netctl confirm). It needs no privilege beyond reading /run/netns.
+func NamespaceIDOf(name string) (plan.NamespaceID, error) {
+	if err := CheckNetnsName(name); err != nil {
+		return plan.NamespaceID{}, err
+	}
+	if name == "" {
+		return currentNamespaceID()
+	}
+	fd, err := unix.Open(netnsPath(name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return plan.NamespaceID{}, netnsOpenError(name, err)
+	}
+	defer unix.Close(fd)
+	return namespaceIDOf(fd)
+}
+
+// netnsPath is where `ip netns add NAME` mounts the namespace.
+func netnsPath(name string) string { return "/run/netns/" + name }
+
+// netnsOpenError explains a failure to open the named namespace.
+func netnsOpenError(name string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("network namespace %q does not exist (no %s)", name, netnsPath(name))
+	}
+	return mapPermission(fmt.Errorf("opening network namespace %q: %w", name, err))
+}
+
 // currentNamespaceID is the identity of the calling process's namespace.
 func currentNamespaceID() (plan.NamespaceID, error) {
 	var st unix.Stat_t
@@ -58,3 +91,34 @@ func currentNamespaceID() (plan.NamespaceID, error) {
 // NamespaceID is the identity of the namespace the handle is bound to, read
 // from the very file descriptor the handle uses.
 func (h *Handle) NamespaceID() plan.NamespaceID { return h.id }
+
+// NamespaceCookie is the cookie of the namespace the handle is bound to
+// (SO_NETNS_COOKIE), 0 when the kernel does not tell (before Linux 5.14).
+// The kernel gives a deleted namespace's inode, and so its NamespaceID, to
+// the next namespace it makes; never its cookie. A journal records both, so
+// that one left by a deleted namespace is never rolled back into another.
+func (h *Handle) NamespaceCookie() uint64 { return h.cookie }
+
+// netnsCookie reads the cookie of the namespace nsfd (0: the current one)
+// through a netlink socket of its own there; 0 when it cannot.
+func netnsCookie(nsfd int) uint64 {
+	c, err := mdnetlink.Dial(unix.NETLINK_ROUTE, &mdnetlink.Config{NetNS: nsfd})
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	var cookie uint64
+	_ = rc.Control(func(fd uintptr) {
+		size := uint32(unsafe.Sizeof(cookie))
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE,
+			uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0)
+		if errno != 0 || size != uint32(unsafe.Sizeof(cookie)) {
+			cookie = 0
+		}
+	})
+	return cookie
+}

@@ -11,7 +11,10 @@ const JSONFormatVersion = "1.0"
 // JSONPlan is the JSON document of a plan, shaped after Terraform's
 // `terraform show -json`: resource_changes with actions, before and after.
 type JSONPlan struct {
-	FormatVersion   string               `json:"format_version"`
+	FormatVersion string `json:"format_version"`
+	// NetctlVersion is the version of the netctl that made the document;
+	// the command sets it from its build info (plan knows no build).
+	NetctlVersion   string               `json:"netctl_version,omitempty"`
 	ResourceChanges []JSONResourceChange `json:"resource_changes"`
 	Summary         Summary              `json:"summary"`
 	Warnings        []string             `json:"warnings"`
@@ -50,9 +53,14 @@ type jsonRule struct {
 // Actions are written as Terraform writes them: a replace is
 // ["delete","create"]. Lists are [] when empty, never null.
 func (p *Plan) WriteJSON(w io.Writer) error {
+	return p.JSON().Write(w)
+}
+
+// Write writes the document on one line, as WriteJSON does.
+func (d JSONPlan) Write(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // "web->db", not "web-\u003edb"
-	return enc.Encode(p.JSON())
+	return enc.Encode(d)
 }
 
 // JSON returns the plan's JSON document, for documents that embed it (the

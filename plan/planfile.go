@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/netctl/netctl/internal/atomicfile"
 )
 
 // PlanFileVersion is the format version of a saved plan file.
@@ -58,18 +60,15 @@ func Fingerprint(live State) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// WriteFile saves the plan atomically: a temporary file renamed into place.
+// WriteFile saves the plan atomically: a temporary file (never one planted
+// under its name) renamed into place.
 func WriteFile(path string, f File) error {
 	f.FormatVersion = PlanFileVersion
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 // ReadFile loads a saved plan.

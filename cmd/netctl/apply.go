@@ -121,7 +121,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 		return err
 	}
 	defer k.Close()
-	txn, err := apply.Begin(k, txnOptions(f.netns))
+	txn, err := apply.Begin(k, txnOptions(k, f.netns))
 	if err != nil {
 		return err
 	}
@@ -190,6 +190,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 }
 
 func writeResult(res applyResult) error {
+	res.NetctlVersion = readBuildVersion().Module
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
@@ -243,13 +244,17 @@ func newConfirmCmd() *cobra.Command {
 		Example: "  netctl confirm --netns ci-test",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if err := apply.RequestConfirm(apply.Options{Netns: netns}); err != nil {
+			opts, err := confirmOptions(netns)
+			if err != nil {
+				return err
+			}
+			if err := apply.RequestConfirm(opts); err != nil {
 				return err
 			}
 			fmt.Fprintln(c.OutOrStdout(), "Confirmation sent.")
 			return nil
 		},
 	}
-	c.Flags().StringVar(&netns, "netns", "", "the named network namespace of the waiting apply")
+	addNetnsFlag(c, &netns, "the named network namespace of the waiting apply")
 	return c
 }

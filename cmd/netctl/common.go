@@ -33,7 +33,7 @@ func (t *target) addFileFlag(c *cobra.Command) {
 }
 
 func (t *target) addKernelFlags(c *cobra.Command) {
-	c.Flags().StringVar(&t.netns, "netns", "", "the named network namespace (/run/netns/NAME); default: netctl's own")
+	addNetnsFlag(c, &t.netns, "the named network namespace (/run/netns/NAME); default: netctl's own")
 	c.Flags().BoolVar(&t.noColor, "no-color", false, "never colour the output")
 	c.Flags().BoolVar(&t.json, "json", false, "print one JSON document instead of text")
 }
@@ -46,6 +46,33 @@ func loadDesired(file string) (plan.State, error) {
 		return plan.State{}, &exitError{code: 1, msg: err.Error()}
 	}
 	return plan.Desired(cfg), nil
+}
+
+// netnsValue is the --netns flag: a namespace name as `ip netns add` makes
+// it, checked as the flag is parsed, so a path or "." or ".." is refused
+// before any file is opened, whatever the command.
+type netnsValue struct{ p *string }
+
+func (v netnsValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v netnsValue) Set(s string) error {
+	if err := kernel.CheckNetnsName(s); err != nil {
+		return err
+	}
+	*v.p = s
+	return nil
+}
+
+func (netnsValue) Type() string { return "name" }
+
+// addNetnsFlag gives c the --netns flag, stored in p.
+func addNetnsFlag(c *cobra.Command, p *string, usage string) {
+	c.Flags().Var(netnsValue{p}, "netns", usage)
 }
 
 // openKernel opens the namespace and removes a trace chain left by a
@@ -64,8 +91,21 @@ func openKernel(netns string) (*kernel.Handle, error) {
 	return k, nil
 }
 
-func txnOptions(netns string) apply.Options {
-	return apply.Options{Netns: netns, LockWait: lockWait, Log: os.Stderr}
+// txnOptions are the transaction's options in the namespace k is bound to:
+// its lock, journal and confirmation are those of k's namespace identity,
+// whatever name (or alias) reached it.
+func txnOptions(k *kernel.Handle, netns string) apply.Options {
+	return apply.Options{Netns: netns, NetnsID: k.NamespaceID(), LockWait: lockWait, Log: os.Stderr}
+}
+
+// confirmOptions are those of `netctl confirm`, which needs the namespace's
+// identity but no handle on it.
+func confirmOptions(netns string) (apply.Options, error) {
+	id, err := kernel.NamespaceIDOf(netns)
+	if err != nil {
+		return apply.Options{}, err
+	}
+	return apply.Options{Netns: netns, NetnsID: id}, nil
 }
 
 func isTerminal(f *os.File) bool {

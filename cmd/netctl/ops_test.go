@@ -17,12 +17,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/spf13/cobra"
 
 	"github.com/netctl/netctl/internal/metrics"
@@ -129,30 +132,43 @@ func liveState(t *testing.T, ns string, bridges ...string) string {
 	return string(data)
 }
 
-// readMetrics parses a metrics file strictly and returns the value of each
-// series, by "name" or `name{action="create"}`.
+// readMetrics parses a metrics file with the parser node_exporter's textfile
+// collector uses, refuses what the collector refuses beyond it (a family
+// without HELP or TYPE, a timestamp, a series twice), and returns the value
+// of each series, by "name" or `name{action="create"}`.
 func readMetrics(t *testing.T, path string) map[string]float64 {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fams, err := metrics.Parse(data)
+	var parser expfmt.TextParser
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", path, err, data)
 	}
 	out := map[string]float64{}
 	for name, f := range fams {
-		if f.Type != "gauge" {
-			t.Errorf("%s: type %s, want gauge", name, f.Type)
+		if f.GetHelp() == "" || f.GetType() != dto.MetricType_GAUGE {
+			t.Errorf("%s: HELP %q, type %s, want a HELP and gauge", name, f.GetHelp(), f.GetType())
 		}
-		for labels, v := range f.Samples {
-			if labels != "" {
-				name := name + "{" + labels + "}"
-				out[name] = v
-				continue
+		for _, m := range f.GetMetric() {
+			if m.TimestampMs != nil {
+				t.Errorf("%s: a timestamp, which the textfile collector refuses", name)
 			}
-			out[name] = v
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			slices.Sort(labels)
+			series := name
+			if len(labels) > 0 {
+				series += "{" + strings.Join(labels, ",") + "}"
+			}
+			if _, dup := out[series]; dup {
+				t.Errorf("%s appears twice", series)
+			}
+			out[series] = m.GetGauge().GetValue()
 		}
 	}
 	return out

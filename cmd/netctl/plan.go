@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,9 +12,10 @@ import (
 
 func newPlanCmd() *cobra.Command {
 	var (
-		t        target
-		detailed bool
-		out      string
+		t           target
+		detailed    bool
+		out         string
+		metricsFile string
 	)
 	c := &cobra.Command{
 		Use:   "plan [-f FILE] [--netns NAME]",
@@ -25,47 +27,62 @@ Exit status: 0 success, 1 error; with --detailed-exitcode 0 no changes,
 1 error, 2 changes present.`,
 		Example: `  netctl plan -f examples/default-bridge.yaml
   netctl plan --netns ci-test --detailed-exitcode --json
-  netctl plan --out docker0.plan && netctl apply docker0.plan`,
+  netctl plan --out docker0.plan && netctl apply docker0.plan
+  netctl plan --detailed-exitcode --metrics-file /var/lib/node_exporter/textfile_collector/netctl.prom`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			desired, err := loadDesired(t.file)
-			if err != nil {
-				return err
+			start := time.Now()
+			p, err := runPlan(&t, detailed, out)
+			if metricsFile != "" {
+				return writePlanMetrics(metricsFile, p, err, time.Since(start))
 			}
-			k, err := openKernel(t.netns)
-			if err != nil {
-				return err
-			}
-			defer k.Close()
-			p, err := apply.Plan(k, desired, txnOptions(t.netns))
-			if err != nil {
-				return err
-			}
-			recordPlan(c, p) // for --metrics-file
-			if out != "" {
-				f := plan.File{Source: t.file, Netns: t.netns, Fingerprint: plan.Fingerprint(p.Live),
-					Desired: desired, Live: p.Live, Changes: p.Changes}
-				if err := plan.WriteFile(out, f); err != nil {
-					return err
-				}
-			}
-			if t.json {
-				err = p.WriteJSON(os.Stdout)
-			} else {
-				err = p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&t), Source: t.file})
-			}
-			if err != nil {
-				return err
-			}
-			if detailed && !p.Empty() {
-				return &exitError{code: 2}
-			}
-			return nil
+			return err
 		},
 	}
 	t.addFileFlag(c)
 	t.addKernelFlags(c)
 	c.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 for no changes, 1 for an error, 2 for changes present")
 	c.Flags().StringVar(&out, "out", "", "save the plan to this file, for 'netctl apply PLANFILE'")
+	// Whatever the outcome, the file is replaced (see writePlanMetrics).
+	c.Flags().StringVar(&metricsFile, "metrics-file", "", "write Prometheus metrics of this plan to PATH, atomically (for node_exporter's textfile collector)")
 	return c
+}
+
+// runPlan makes and prints the plan. It returns the plan once it is made,
+// also with a later error, for --metrics-file.
+func runPlan(t *target, detailed bool, out string) (*plan.Plan, error) {
+	desired, err := loadDesired(t.file)
+	if err != nil {
+		return nil, err
+	}
+	k, err := openKernel(t.netns)
+	if err != nil {
+		return nil, err
+	}
+	defer k.Close()
+	p, err := apply.Plan(k, desired, txnOptions(k, t.netns))
+	if err != nil {
+		return nil, err
+	}
+	if out != "" {
+		f := plan.File{Source: t.file, Netns: t.netns, Fingerprint: plan.Fingerprint(p.Live),
+			Desired: desired, Live: p.Live, Changes: p.Changes}
+		if err := plan.WriteFile(out, f); err != nil {
+			return p, err
+		}
+	}
+	if t.json {
+		doc := p.JSON()
+		doc.NetctlVersion = readBuildVersion().Module
+		err = doc.Write(os.Stdout)
+	} else {
+		err = p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(t), Source: t.file})
+	}
+	if err != nil {
+		return p, err
+	}
+	if detailed && !p.Empty() {
+		return p, &exitError{code: 2}
+	}
+	return p, nil
 }

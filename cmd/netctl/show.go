@@ -37,7 +37,7 @@ cannot reproduce the live state exactly, the notes say what plan would still
 change, and a warning goes to stderr.
 
 With --json, print the live state itself as netctl reads it (the same
-document as the "live" state of a plan file).
+document as the "live" state of a plan file, and netctl_version).
 
 Exit status: 0 success, 1 error.`,
 		Example: `  netctl show > netctl.yaml && netctl plan --detailed-exitcode   # exits 0
@@ -57,7 +57,10 @@ Exit status: 0 success, 1 error.`,
 			if asJSON {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(live)
+				return enc.Encode(struct {
+					NetctlVersion string `json:"netctl_version"`
+					plan.State
+				}{readBuildVersion().Module, live})
 			}
 			r := show.Config(live)
 			if _, err := fmt.Fprint(os.Stdout, r.YAML); err != nil {
@@ -69,7 +72,7 @@ Exit status: 0 success, 1 error.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&netns, "netns", "", "the named network namespace (/run/netns/NAME); default: netctl's own")
+	addNetnsFlag(c, &netns, "the named network namespace (/run/netns/NAME); default: netctl's own")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the live state as JSON instead of a netctl file")
 	return c
 }

@@ -7,10 +7,10 @@ package metrics
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/netctl/netctl/internal/atomicfile"
 )
 
 // Actions are the values of the action label, in the order written. Every
@@ -69,46 +69,12 @@ func (p Plan) Write(path string) error {
 	return WriteFile(path, p.Text())
 }
 
-// WriteFile replaces the file at path with data atomically: a temporary file
-// in the same directory, synced, then renamed over path. The temporary name
-// does not end in .prom, so the collector never reads it.
-func WriteFile(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing metrics: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("writing metrics to %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// The rename is durable once the directory is synced; a failure here
-	// leaves a complete file either way.
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
+// WriteFile replaces the file at path with data atomically
+// (atomicfile.WriteFile). The temporary name does not end in .prom, so the
+// collector never reads it.
+func WriteFile(path string, data []byte) error {
+	if err := atomicfile.WriteFile(path, data, 0o644); err != nil {
+		return fmt.Errorf("writing metrics to %s: %w", path, err)
 	}
 	return nil
 }

@@ -9,7 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/netctl/netctl/plan"
 )
 
 // netctlStateDir is apply.DefaultStateDir (not imported: nstest is below
@@ -42,16 +45,41 @@ func New(t testing.TB) string {
 	_, _ = rand.Read(b)
 	name := Prefix() + hex.EncodeToString(b)
 	Run(t, "ip", "netns", "add", name)
+	key := ID(t, name).String()
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "netns", "del", name).Run()
-		// netctl's per-namespace lock (and a journal a failed test may
-		// leave) would outlive the namespace in /run/netctl.
-		for _, ext := range []string{".lock", ".journal", ".journal.tmp", ".confirm"} {
-			_ = os.Remove(filepath.Join(netctlStateDir, name+ext))
+		// A journal or confirmation a failed test may leave would outlive
+		// the namespace in /run/netctl, named by its identity (a new
+		// namespace may get the same inode). netctl removes the lock
+		// itself; a killed netctl may leave it.
+		for _, ext := range []string{".lock", ".journal", ".confirm"} {
+			_ = os.Remove(filepath.Join(netctlStateDir, key+ext))
+		}
+		tmps, _ := filepath.Glob(filepath.Join(netctlStateDir, "."+key+".*.tmp-*"))
+		for _, tmp := range tmps {
+			_ = os.Remove(tmp)
 		}
 	})
 	Run(t, "ip", "-n", name, "link", "set", "lo", "up")
 	return name
+}
+
+// ID is the identity of the named namespace (device and inode of its nsfs
+// file): netctl's files in /run/netctl are named by ID(t, name).String().
+func ID(t testing.TB, name string) plan.NamespaceID {
+	t.Helper()
+	return IDOfPath(t, "/run/netns/"+name)
+}
+
+// IDOfPath is the identity of the namespace at an nsfs path (e.g.
+// /proc/PID/ns/net).
+func IDOfPath(t testing.TB, path string) plan.NamespaceID {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatalf("namespace %s: %v", path, err)
+	}
+	return plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}
 }
 
 // Run runs a command and fails the test, showing its output, if it fails.
