@@ -141,6 +141,9 @@ func TestExplain(t *testing.T) {
 				s.Elements = slices.DeleteFunc(slices.Clone(s.Elements), func(e plan.Element) bool { return e.Comment == "bridge.docker0.link.web->db" })
 			},
 			verdict: Blocked, texts: []string{"bridge.docker0.icc drops"}, drift: true},
+		{name: "bridge missing", from: "api", to: "203.0.113.10", port: "443",
+			mutate:  func(in *Input) { delete(in.Live.Bridges, "br-app") },
+			verdict: Blocked, texts: []string{"bridge br-app does not exist in the kernel"}, drift: true},
 		{name: "host to container", from: "host", to: "db", port: "22", verdict: Allowed},
 		{name: "container to gateway", from: "db", to: "172.17.0.1", port: "22", verdict: Allowed},
 	}

@@ -68,6 +68,13 @@ func (w *walker) run() {
 		w.verdict = Unknown
 		return
 	}
+	for _, b := range []string{from.Bridge, to.Bridge} {
+		if _, ok := w.in.Live.Bridges[b]; b != "" && !ok {
+			w.step(Step{Text: "bridge " + b + " does not exist in the kernel", Item: "bridge." + b, Verdict: plan.VerdictDrop})
+			w.verdict = Blocked
+			return
+		}
+	}
 	bridged := from.Bridge != "" && from.Bridge == to.Bridge
 	if bridged {
 		if w.sysctl(plan.SysctlBridgeNFIptables) != "1" {
