@@ -194,7 +194,8 @@ func (e *StepError) Error() string { return fmt.Sprintf("step %q: %v", e.Step, e
 func (e *StepError) Unwrap() error { return e.Err }
 
 // Failure is a failed apply: the first error, and whether the rollback
-// brought the state back.
+// brought the state back: RolledBack only when a re-read after the undo
+// proved the state before the apply; RollbackErr says what differs.
 type Failure struct {
 	Err         error
 	RolledBack  bool
@@ -205,7 +206,7 @@ func (f *Failure) Error() string {
 	var b strings.Builder
 	b.WriteString(f.Err.Error())
 	if f.RolledBack {
-		b.WriteString("; rolled back: the live state is as it was before the apply")
+		b.WriteString("; rolled back: a re-read shows the live state as it was before the apply")
 	} else {
 		var m *multierror.Error
 		if errors.As(f.RollbackErr, &m) {
@@ -314,7 +315,8 @@ func (t *Txn) verify(desired plan.State) error {
 }
 
 // converge brings every object of scope back to target, in the order that
-// never opens a window; it is the rollback of a journal.
+// never opens a window; it is the rollback of a journal. It succeeds only
+// when a re-read proves target.
 func converge(k Kernel, target plan.State, scope plan.Scope) error {
 	live, err := k.Read(scope)
 	if err != nil {
@@ -325,6 +327,9 @@ func converge(k Kernel, target plan.State, scope plan.Scope) error {
 		if err := s.do(k); err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("%s: %w", s.name, err))
 		}
+	}
+	if err := proveRestored(k, target, scope); err != nil {
+		errs = multierror.Append(errs, err)
 	}
 	return errs.ErrorOrNil()
 }

@@ -266,3 +266,134 @@ func TestSecondApplyWaitsThenNamesTheHolder(t *testing.T) {
 	}
 	second.Close()
 }
+
+// forgetful fails its failAt-th write, and from then on does no bridge
+// write at all while answering success: an undo that silently does not
+// happen.
+type forgetful struct {
+	faulty
+	failed bool
+}
+
+func (f *forgetful) SyncBridge(from, to *plan.Bridge) error {
+	if f.failed {
+		return nil
+	}
+	return f.faulty.SyncBridge(from, to)
+}
+
+func (f *forgetful) SetSysctl(name, value string) error {
+	err := f.faulty.SetSysctl(name, value)
+	f.failed = f.failed || err != nil
+	return err
+}
+
+// TestRollbackClaimsOnlyWhatARereadProves: issue 10's rollback rule. An
+// undo that does not happen is found by the re-read after it: the Failure
+// says ROLLBACK FAILED naming the object, RolledBack is false (what apply
+// --json prints as rolled_back), and the journal stays for the next apply,
+// which does restore the state before.
+func TestRollbackClaimsOnlyWhatARereadProves(t *testing.T) {
+	nstest.RequireRoot(t)
+	ns, k := setup(t)
+	dir := t.TempDir()
+	desired := plan.Desired(testConfig())
+	scope := desired.Scope()
+	before := snapshot(t, ns, k, scope)
+
+	// The last write is forwarding on, after the bridges: fail it.
+	counter := &faulty{Kernel: k}
+	steps := func() int {
+		ns2, k2 := setup(t)
+		counter.Kernel = k2
+		txn, err := apply.Begin(counter, apply.Options{Netns: ns2, StateDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer txn.Close()
+		p, err := txn.Plan(desired)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.Apply(p, apply.ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return len(counter.writes)
+	}()
+	if last := counter.writes[steps-1]; last != "sysctl "+plan.SysctlIPForward {
+		t.Fatalf("the last write is %q, want ip_forward: %v", last, counter.writes)
+	}
+
+	k2 := &forgetful{faulty: faulty{Kernel: k, failAt: steps}}
+	txn, err := apply.Begin(k2, apply.Options{Netns: ns, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := txn.Plan(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = txn.Apply(p, apply.ApplyOptions{})
+	txn.Close()
+	var fail *apply.Failure
+	if !errors.As(err, &fail) {
+		t.Fatalf("want a *apply.Failure, got %v", err)
+	}
+	msg := err.Error()
+	t.Logf("apply: %s", msg)
+	if fail.RolledBack || !strings.Contains(msg, "ROLLBACK FAILED") || strings.Contains(msg, "as it was before") {
+		t.Errorf("a rollback that did not happen is claimed (rolled back %v): %s", fail.RolledBack, msg)
+	}
+	for _, want := range []string{"bridge.docker0 exists (a bridge), was absent", "bridge.br-app differs"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the failure does not say %q: %s", want, msg)
+		}
+	}
+	if pending := apply.JournalPending(apply.Options{Netns: ns, StateDir: dir}); pending == "" {
+		t.Error("the journal of an apply whose rollback failed is gone")
+	}
+
+	// Recovery through the same forgetful kernel is no more believed.
+	k3 := &forgetful{faulty: faulty{Kernel: k}, failed: true}
+	if txn, err := apply.Begin(k3, apply.Options{Netns: ns, StateDir: dir}); err == nil || !strings.Contains(err.Error(), "bridge.docker0") {
+		t.Errorf("recovery that did nothing: want an error naming bridge.docker0, got %v", err)
+		if err == nil {
+			txn.Close()
+		}
+	}
+	// An honest kernel restores the state before, and says so.
+	txn, err = apply.Begin(k, apply.Options{Netns: ns, StateDir: dir})
+	if err != nil {
+		t.Fatalf("recovery: %v", err)
+	}
+	txn.Close()
+	if got := snapshot(t, ns, k, scope); got != before {
+		t.Fatalf("recovery did not restore the state:\nbefore:\n%s\nafter:\n%s", before, got)
+	}
+
+	// Rollback of an apply waiting for confirmation (--confirm-timeout)
+	// likewise: refused while the undo does not happen, then done.
+	k4 := &forgetful{faulty: faulty{Kernel: k}}
+	txn, err = apply.Begin(k4, apply.Options{Netns: ns, StateDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	if p, err = txn.Plan(desired); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.Apply(p, apply.ApplyOptions{KeepJournal: true}); err != nil {
+		t.Fatal(err)
+	}
+	k4.failed = true
+	if err := txn.Rollback(); err == nil || !strings.Contains(err.Error(), "bridge.docker0") {
+		t.Errorf("Rollback that did nothing: want an error naming bridge.docker0, got %v", err)
+	}
+	k4.failed = false
+	if err := txn.Rollback(); err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	if got := snapshot(t, ns, k, scope); got != before {
+		t.Fatalf("Rollback did not restore the state:\nbefore:\n%s\nafter:\n%s", before, got)
+	}
+}

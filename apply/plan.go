@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,16 +14,21 @@ type dropPolicyReader interface {
 	ForwardDropPolicies() ([]string, error)
 }
 
-// Plan reads the live state for desired, diffs it, and adds the warnings:
-// facts that may defeat the plan. It takes no lock: a plan only reads.
+// Plan reads the live state for desired, settles what netctl may touch (an
+// error when the file names what is not netctl's: plan.Conflicts for the
+// table, plan.Resolve for bridges), diffs it, and adds the warnings: facts
+// that may defeat the plan. It takes no lock: a plan only reads.
 func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 	live, err := k.Read(desired.Scope())
 	if err != nil {
 		return nil, err
 	}
-	if err := plan.Conflicts(desired, live); err != nil {
+	// Everything the file names that is not netctl's, at once.
+	resolved, err := plan.Resolve(desired, live)
+	if err := errors.Join(plan.Conflicts(desired, live), err); err != nil {
 		return nil, err
 	}
+	desired = resolved
 	p := plan.Diff(desired, live)
 	p.Warnings = warnings(k, opts)
 	return p, nil

@@ -21,7 +21,7 @@ type step struct {
 
 // stepsFor returns the steps that take live to target, in an order that never
 // opens a window: forwarding is switched off first and on last, the
-// br_netfilter switch precedes the firewall, and the firewall is in place
+// br_netfilter switches precede the firewall, and the firewall is in place
 // before any bridge is created or brought up.
 func stepsFor(target, live plan.State) []step {
 	var off, brnf, fw, bridges, on []step
@@ -35,7 +35,7 @@ func stepsFor(target, live plan.State) []step {
 		switch {
 		case want == "0":
 			off = append(off, s)
-		case name == plan.SysctlBridgeNFIptables:
+		case name == plan.SysctlBridgeNFIptables || name == plan.SysctlBridgeNFIp6tables:
 			brnf = append(brnf, s)
 		default:
 			on = append(on, s)
@@ -90,7 +90,8 @@ func (s step) restore(k Kernel, current, before plan.State) error {
 	}
 }
 
-// undo brings back, newest first, the object of every step that ran.
+// undo brings back, newest first, the object of every step that ran, then
+// re-reads: it succeeds only when the re-read proves the state before.
 func undo(k Kernel, ran []step, before plan.State, scope plan.Scope) error {
 	current, err := k.Read(scope)
 	if err != nil {
@@ -101,6 +102,9 @@ func undo(k Kernel, ran []step, before plan.State, scope plan.Scope) error {
 		if err := ran[i].restore(k, current, before); err != nil {
 			errs = multierror.Append(errs, fmt.Errorf("undo %q: %w", ran[i].name, err))
 		}
+	}
+	if err := proveRestored(k, before, scope); err != nil {
+		errs = multierror.Append(errs, err)
 	}
 	return errs.ErrorOrNil()
 }

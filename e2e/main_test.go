@@ -19,7 +19,7 @@ import (
 
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/internal/testnet"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 var (

@@ -41,7 +41,10 @@ func (h *Handle) readBridges(names []string) (map[string]plan.Bridge, error) {
 	var picked []netlink.Link
 	for _, l := range links {
 		a := l.Attrs()
-		if a.Alias == plan.Owner || slices.Contains(names, a.Name) {
+		// A mark on anything but a bridge is not netctl's: it only ever
+		// makes bridges. Names in scope are read whatever they are, so
+		// that plan can refuse a name held by another kind of link.
+		if (plan.IsOwned(a.Alias) && l.Type() == "bridge") || slices.Contains(names, a.Name) {
 			picked = append(picked, l)
 		}
 	}
@@ -105,11 +108,18 @@ func ipNet(p netip.Prefix) *net.IPNet {
 // SyncBridge makes the bridge go from `from` to `to` (nil: absent).
 // SyncBridge(to, from) undoes SyncBridge(from, to): a deleted bridge comes
 // back with its addresses, and its ports re-attached if they still exist.
+// It only ever creates, changes or deletes bridges: an interface of another
+// kind is refused, whatever the caller says, also in a rollback.
 func (h *Handle) SyncBridge(from, to *plan.Bridge) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.open(); err != nil {
 		return err
+	}
+	for _, b := range []*plan.Bridge{from, to} {
+		if b != nil && b.Kind != "bridge" {
+			return notBridge(b.Name, b.Kind)
+		}
 	}
 	switch {
 	case from == nil && to == nil:
@@ -120,23 +130,46 @@ func (h *Handle) SyncBridge(from, to *plan.Bridge) error {
 		return h.createLink(to)
 	case from.Name != to.Name:
 		return fmt.Errorf("bridge %s: cannot sync to a bridge named %s", from.Name, to.Name)
-	case from.Kind != to.Kind:
-		if err := h.deleteLink(from.Name); err != nil {
-			return err
-		}
-		return h.createLink(to)
 	}
 	return h.updateLink(from, to)
 }
 
-func (h *Handle) deleteLink(name string) error {
+func notBridge(name, kind string) error {
+	return fmt.Errorf("%s exists and is a %s, not a bridge; netctl will not replace it", name, kind)
+}
+
+// linkBridge returns the named link, refusing one that is not a bridge: the
+// name may have changed hands since it was read.
+func (h *Handle) linkBridge(name string) (netlink.Link, error) {
 	l, err := h.nl.LinkByName(name)
+	if err != nil {
+		return nil, err
+	}
+	if l.Type() != "bridge" {
+		return nil, notBridge(name, l.Type())
+	}
+	return l, nil
+}
+
+// deleteLink deletes the named bridge if it is netctl's own: its alias is
+// netctl's mark, or empty (a creation cut short before the alias was
+// written, which a recovery removes). An adopted bridge is released, never
+// deleted; anyone else's is refused, whatever the caller read before.
+func (h *Handle) deleteLink(name string) error {
+	return h.removeLink(name, true)
+}
+
+func (h *Handle) removeLink(name string, checkOwner bool) error {
+	l, err := h.linkBridge(name)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) {
 			return nil
 		}
 		return fmt.Errorf("bridge %s: %w", name, err)
+	}
+	if a := l.Attrs().Alias; checkOwner && a != "" && a != plan.Owner {
+		return fmt.Errorf("bridge %s carries the alias %q, not the mark of a bridge netctl created: netctl will not delete it", name, a)
 	}
 	if err := h.nl.LinkDel(l); err != nil {
 		return mapPermission(fmt.Errorf("deleting %s %s: %w", l.Type(), name, err))
@@ -149,21 +182,18 @@ func (h *Handle) createLink(to *plan.Bridge) (err error) {
 	attrs.Name = to.Name
 	attrs.MTU = to.MTU
 	var l netlink.Link = &netlink.Bridge{LinkAttrs: attrs}
-	if to.Kind != "" && to.Kind != "bridge" {
-		l = &netlink.GenericLink{LinkAttrs: attrs, LinkType: to.Kind}
-	}
 	if err := h.nl.LinkAdd(l); err != nil {
 		return mapPermission(fmt.Errorf("creating %s %s: %w", l.Type(), to.Name, err))
 	}
 	defer func() {
 		if err != nil { // no half-made bridge is left behind
-			_ = h.deleteLink(to.Name)
+			_ = h.removeLink(to.Name, false)
 		}
 	}()
 	if l, err = h.nl.LinkByName(to.Name); err != nil {
 		return fmt.Errorf("bridge %s: %w", to.Name, err)
 	}
-	if to.MTU > 0 && l.Type() == "bridge" {
+	if to.MTU > 0 {
 		if err := h.pinMTU(l, to.MTU); err != nil {
 			return err
 		}
@@ -215,7 +245,7 @@ func (h *Handle) pinMTU(l netlink.Link, mtu int) error {
 }
 
 func (h *Handle) updateLink(from, to *plan.Bridge) error {
-	l, err := h.nl.LinkByName(to.Name)
+	l, err := h.linkBridge(to.Name)
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", to.Name, err)
 	}

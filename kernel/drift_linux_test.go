@@ -152,6 +152,8 @@ func TestDrift(t *testing.T) {
 		want []wantChange
 		// check, when set, looks closer at the changes (values).
 		check func(t *testing.T, cs []plan.Change)
+		// refused, when set, is the plan error: netctl will not touch it.
+		refused string
 	}{
 		// ---- drift ----
 		{
@@ -198,7 +200,15 @@ func TestDrift(t *testing.T) {
 				d.ip("link", "del", "docker0")
 				d.ip("link", "add", "docker0", "type", "ifb")
 			},
-			want: []wantChange{{"bridge.docker0", plan.Replace}},
+			refused: "bridge.docker0: docker0 exists and is a ifb, not a bridge; netctl will not replace it",
+		},
+		{
+			name: "someone else's bridge under the bridge's name",
+			drift: func(d *driftCtx) {
+				d.ip("link", "del", "docker0")
+				d.ip("link", "add", "docker0", "type", "bridge")
+			},
+			refused: "bridge.docker0: docker0 exists and netctl did not create it",
 		},
 		{
 			name: "a bridge marked as netctl's but not in the file",
@@ -218,6 +228,12 @@ func TestDrift(t *testing.T) {
 			name:  "bridge-nf-call-iptables changed",
 			drift: func(d *driftCtx) { d.sysctl("net.bridge.bridge-nf-call-iptables=0") },
 			want:  []wantChange{{"sysctl.net.bridge.bridge-nf-call-iptables", plan.Update}},
+			check: sysctlChange("0", "1"),
+		},
+		{
+			name:  "bridge-nf-call-ip6tables changed",
+			drift: func(d *driftCtx) { d.sysctl("net.bridge.bridge-nf-call-ip6tables=0") },
+			want:  []wantChange{{"sysctl.net.bridge.bridge-nf-call-ip6tables", plan.Update}},
 			check: sysctlChange("0", "1"),
 		},
 		{
@@ -430,7 +446,18 @@ func TestDrift(t *testing.T) {
 
 			d := &driftCtx{t: t, ns: ns}
 			tc.drift(d)
-			p := plan.Diff(desired, read(t, h, desired.Scope()))
+			live := read(t, h, desired.Scope())
+			resolved, err := plan.Resolve(desired, live)
+			if tc.refused != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.refused) {
+					t.Fatalf("plan error %v, want %q", err, tc.refused)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := plan.Diff(resolved, live)
 			text := planText(t, p)
 			t.Logf("plan:\n%s", text)
 

@@ -161,22 +161,40 @@ func TestBridges(t *testing.T) {
 	}
 	mustEqual(t, "delete undone", live, read(t, h, scope).Bridges["docker0"])
 
-	// An interface of another kind with a managed name is replaced, and the replace undone.
+	// An interface of another kind under a bridge's name is never replaced
+	// nor deleted, whatever the caller asks, also with netctl's mark on it.
 	nstest.Exec(t, ns, "ip", "link", "add", "br9", "type", "ifb") // this kernel has no dummy
-	dummy := read(t, h, scope).Bridges["br9"]
-	if dummy.Kind != "ifb" || dummy.Owner != "" {
-		t.Fatalf("dummy: %+v", dummy)
+	nstest.Exec(t, ns, "ip", "link", "set", "br9", "alias", plan.Owner)
+	ifb := read(t, h, scope).Bridges["br9"]
+	if ifb.Kind != "ifb" {
+		t.Fatalf("ifb: %+v", ifb)
 	}
+	index := nstest.Exec(t, ns, "cat", "/sys/class/net/br9/ifindex")
 	br9 := plan.Bridge{Name: "br9", Kind: "bridge", Addresses: pfx("192.0.2.1/24"), MTU: 1500, Up: true, Owner: plan.Owner}
-	if err := h.SyncBridge(&dummy, &br9); err != nil {
-		t.Fatal(err)
+	asBridge := ifb // as a stale read would have it
+	asBridge.Kind = "bridge"
+	for what, sync := range map[string]func() error{
+		"replace":                  func() error { return h.SyncBridge(&ifb, &br9) },
+		"delete":                   func() error { return h.SyncBridge(&ifb, nil) },
+		"create over it":           func() error { return h.SyncBridge(nil, &br9) },
+		"delete, read as a bridge": func() error { return h.SyncBridge(&asBridge, nil) },
+		"update, read as a bridge": func() error { return h.SyncBridge(&asBridge, &br9) },
+		"create an ifb":            func() error { return h.SyncBridge(nil, &plan.Bridge{Name: "x9", Kind: "ifb"}) },
+	} {
+		if err := sync(); err == nil {
+			t.Errorf("%s: accepted", what)
+		}
 	}
-	got = read(t, h, scope).Bridges["br9"]
-	mustEqual(t, "replaced", br9, got)
-	if err := h.SyncBridge(&got, &dummy); err != nil {
-		t.Fatal(err)
+	mustEqual(t, "the ifb", ifb, read(t, h, scope).Bridges["br9"])
+	if now := nstest.Exec(t, ns, "cat", "/sys/class/net/br9/ifindex"); now != index {
+		t.Errorf("br9's ifindex %s, was %s: replaced", now, index)
 	}
-	mustEqual(t, "replace undone", dummy, read(t, h, scope).Bridges["br9"])
+	if _, ok := read(t, h, plan.Scope{}).Bridges["br9"]; ok {
+		t.Error("an ifb with netctl's alias is read as netctl's: only bridges are")
+	}
+	if _, ok := read(t, h, scope).Bridges["x9"]; ok {
+		t.Error("an ifb was created")
+	}
 
 	// An interface marked as netctl's is read even when not in scope.
 	nstest.Exec(t, ns, "ip", "link", "add", "old0", "type", "bridge")
@@ -184,6 +202,31 @@ func TestBridges(t *testing.T) {
 	if _, ok := read(t, h, plan.Scope{}).Bridges["old0"]; !ok {
 		t.Error("a bridge with netctl's alias is not read")
 	}
+	// So is one netctl adopted; released, it is not.
+	nstest.Exec(t, ns, "ip", "link", "set", "old0", "alias", plan.Adopted+":uplink")
+	old0 := read(t, h, plan.Scope{}).Bridges["old0"]
+	if old0.Owner != plan.Adopted+":uplink" {
+		t.Fatalf("an adopted bridge is not read: %+v", old0)
+	}
+	// Never deleted, adopted or anyone else's, whatever the caller read.
+	asOurs := old0
+	asOurs.Owner = plan.Owner
+	if err := h.SyncBridge(&asOurs, nil); err == nil {
+		t.Error("an adopted bridge was deleted")
+	}
+	rel := old0
+	rel.Owner = "uplink"
+	if err := h.SyncBridge(&old0, &rel); err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := read(t, h, plan.Scope{}).Bridges["old0"]; ok {
+		t.Errorf("a released bridge is still read as netctl's: %+v", b)
+	}
+	mustEqual(t, "released", rel, read(t, h, plan.Scope{Bridges: []string{"old0"}}).Bridges["old0"])
+	if err := h.SyncBridge(&asOurs, nil); err == nil {
+		t.Error("someone else's bridge was deleted")
+	}
+	mustEqual(t, "someone else's", rel, read(t, h, plan.Scope{Bridges: []string{"old0"}}).Bridges["old0"])
 }
 
 func TestBridgeMTUWithPorts(t *testing.T) {

@@ -36,11 +36,13 @@ func Desired(cfg *schema.Config) State {
 			MTU:       b.MTU,
 			Up:        true,
 			Owner:     Owner,
+			Adopt:     b.Adopt,
 		}
 		if cfg.Firewall && !b.ICC {
 			// Same-bridge traffic is bridged: the inet forward hook sees it
-			// only through br_netfilter.
+			// only through br_netfilter, IPv4 and IPv6 each by its switch.
 			s.Sysctls[SysctlBridgeNFIptables] = "1"
+			s.Sysctls[SysctlBridgeNFIp6tables] = "1"
 		}
 	}
 	if cfg.Firewall {

@@ -71,7 +71,7 @@ func TestDesired(t *testing.T) {
 		name: "br_netfilter when a bridge has icc false and the firewall is on",
 		cfg:  withBridges(true, internal(), docker0()),
 		check: func(t *testing.T, s State) {
-			wantSysctls(t, s, map[string]string{SysctlBridgeNFIptables: "1"})
+			wantSysctls(t, s, map[string]string{SysctlBridgeNFIptables: "1", SysctlBridgeNFIp6tables: "1"})
 		},
 	}, {
 		name: "no br_netfilter when every bridge has icc true",

@@ -124,10 +124,30 @@ func actionPhrase(a Action) string {
 	return "will be " + escapeText(string(a))
 }
 
+// bridgePhrase words the adoption and the release of a bridge, which are
+// updates in-place that change whose the bridge is.
+func bridgePhrase(c *Change) string {
+	b, okB := c.Before.(Bridge)
+	a, okA := c.After.(Bridge)
+	switch {
+	case c.Action != Update || !okB || !okA:
+		return ""
+	case !IsOwned(b.Owner) && IsAdopted(a.Owner):
+		return "will be adopted (adopt: true), updated in-place"
+	case IsAdopted(b.Owner) && !IsOwned(a.Owner):
+		return "will be released: netctl adopted it, so its mark and addresses go and the link stays"
+	}
+	return ""
+}
+
 func (t *textWriter) change(c *Change) {
+	phrase := actionPhrase(c.Action)
+	if p := bridgePhrase(c); p != "" {
+		phrase = p
+	}
 	t.str("  ")
 	t.paint(ansiBold, "# "+escapeText(c.Address))
-	t.str(" " + actionPhrase(c.Action) + "\n")
+	t.str(" " + phrase + "\n")
 	if c.Action == Replace {
 		t.sign(Replace)
 	} else {

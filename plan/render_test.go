@@ -24,6 +24,7 @@ func driftPlan() *Plan {
 
 	live.Sysctls[SysctlIPForward] = "0"
 	delete(live.Sysctls, SysctlBridgeNFIptables)
+	live.Sysctls[SysctlBridgeNFIp6tables] = "0"
 
 	delete(live.Bridges, "br-internal") // create
 	d0 := live.Bridges["docker0"]       // update

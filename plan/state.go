@@ -30,12 +30,20 @@ const (
 	// Owner is written as the alias (IFLA_IFALIAS) of every bridge netctl
 	// creates, so that a bridge dropped from the file is still known as ours.
 	Owner = "netctl"
+	// Adopted is the alias of a bridge netctl was told to adopt (adopt:
+	// true): managed as its own, but released, never deleted, when it leaves
+	// the file. The bridge's alias before adoption follows after a colon
+	// ("netctl:adopted:uplink bridge"), so a release gives it back.
+	Adopted = "netctl:adopted"
 )
 
 // Sysctl names netctl manages.
 const (
 	SysctlIPForward        = "net.ipv4.ip_forward"
 	SysctlBridgeNFIptables = "net.bridge.bridge-nf-call-iptables"
+	// SysctlBridgeNFIp6tables is the IPv6 twin: without it, bridged IPv6
+	// between containers never meets the inet forward hook.
+	SysctlBridgeNFIp6tables = "net.bridge.bridge-nf-call-ip6tables"
 )
 
 // Set key types, in nft syntax.
@@ -65,7 +73,8 @@ type Scope struct {
 type Bridge struct {
 	Name string `json:"name"`
 	// Kind is the link type; a desired bridge is always "bridge". A live
-	// interface of another kind with a managed name is replaced.
+	// interface of another kind under a name in the file is a plan error
+	// (Resolve): netctl never replaces it.
 	Kind string `json:"kind"`
 	// Addresses are sorted.
 	Addresses []netip.Prefix `json:"addresses"`
@@ -73,8 +82,12 @@ type Bridge struct {
 	// Up is the administrative flag, not the operstate: a bridge without
 	// ports is up but NO-CARRIER.
 	Up bool `json:"up"`
-	// Owner is the interface's alias: Owner when netctl owns it.
+	// Owner is the interface's alias: Owner when netctl created it, Adopted
+	// (perhaps followed by ":" and the alias it had) when netctl adopted it.
 	Owner string `json:"owner"`
+	// Adopt is the file's adopt: true, in a desired state only: a bridge of
+	// this name that someone else made may be adopted.
+	Adopt bool `json:"adopt,omitempty"`
 	// Ports are the interfaces attached to the bridge by others (container
 	// runtimes). Never drift; kept so a rollback can re-attach them.
 	Ports []string `json:"ports,omitempty"`

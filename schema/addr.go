@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -16,7 +16,7 @@ const (
 
 // addrText reads a scalar holding an address; a YAML integer or number is
 // refused with the same message as a string that is not an address.
-func (p *parser) addrText(n *node, path, want string) (string, bool) {
+func (p *parser) addrText(n *node, path fieldPath, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || isNull(n) || n.ShortTag() == "!!bool" {
 		p.expected(n, path, want)
 		return "", false
@@ -24,7 +24,7 @@ func (p *parser) addrText(n *node, path, want string) (string, bool) {
 	return n.Value, true
 }
 
-func (p *parser) gateway(n *node, path string) (netip.Prefix, bool) {
+func (p *parser) gateway(n *node, path fieldPath) (netip.Prefix, bool) {
 	s, ok := p.addrText(n, path, gatewayExample)
 	if !ok {
 		return netip.Prefix{}, false
@@ -84,7 +84,7 @@ func special(a netip.Addr) string {
 	return ""
 }
 
-func (p *parser) hostAddr(n *node, path string) (netip.Addr, bool) {
+func (p *parser) hostAddr(n *node, path fieldPath) (netip.Addr, bool) {
 	s, ok := p.addrText(n, path, hostExample)
 	if !ok {
 		return netip.Addr{}, false
@@ -112,7 +112,7 @@ func (p *parser) hostAddr(n *node, path string) (netip.Addr, bool) {
 // source reads an allowed_sources entry: a host address becomes a /32; a
 // CIDR with host bits set is refused, since it is unclear whether the host or
 // the network was meant.
-func (p *parser) source(n *node, path string) (netip.Prefix, bool) {
+func (p *parser) source(n *node, path fieldPath) (netip.Prefix, bool) {
 	s, ok := p.addrText(n, path, sourceExample)
 	if !ok {
 		return netip.Prefix{}, false

@@ -43,6 +43,10 @@ type Bridge struct {
 	AllowedSources []netip.Prefix
 	Containers     []Container
 	Links          []Link
+	// Adopt lets netctl take over a bridge of this name that someone else
+	// created; without it such a bridge is a plan error. An adopted bridge
+	// is released, never deleted, when it leaves the file.
+	Adopt bool
 }
 
 // Container is a container attached to a bridge.

@@ -4,15 +4,16 @@ import (
 	"net/netip"
 	"slices"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
-// The fields of each mapping, in the order the documentation lists them.
+// The fields of each mapping, in the order the documentation lists them,
+// from the types of format.go.
 var (
-	topFields       = []string{"ip_forward", "firewall", "bridges"}
-	bridgeFields    = []string{"address", "mtu", "icc", "masquerade", "external_interface", "allowed_sources", "containers", "links"}
-	containerFields = []string{"address", "expose"}
-	linkFields      = []string{"from", "to", "alias", "ports"}
+	topFields       = fields[File]()
+	bridgeFields    = fields[FileBridge]()
+	containerFields = fields[FileContainer]()
+	linkFields      = fields[FileLink]()
 )
 
 // Words people bring from Docker and elsewhere, for "did you mean".
@@ -43,7 +44,7 @@ var (
 type bridgeSrc struct {
 	b    Bridge
 	key  *node // the bridge's name in the file
-	path string
+	path fieldPath
 
 	addr     *node // nil: missing or wrong
 	addrSeen bool  // address was written (perhaps wrongly)
@@ -59,7 +60,7 @@ type bridgeSrc struct {
 type containerSrc struct {
 	c      Container
 	key    *node
-	path   string
+	path   fieldPath
 	addr   *node // nil: missing or wrong
 	expose []portSrc
 	// exposeBroken: some written port was wrong (and reported).
@@ -69,19 +70,19 @@ type containerSrc struct {
 type portSrc struct {
 	port Port
 	node *node
-	path string
+	path fieldPath
 }
 
 type sourceSrc struct {
 	prefix netip.Prefix
 	node   *node
-	path   string
+	path   fieldPath
 }
 
 type linkSrc struct {
 	l           Link
 	node        *node
-	path        string
+	path        fieldPath
 	from, to    *node // nil: missing or wrong
 	fromSeen    bool
 	toSeen      bool
@@ -94,22 +95,23 @@ type linkSrc struct {
 // config decodes the document and validates it.
 func (p *parser) config(doc *node) *Config {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		p.add(doc, "", "empty document: expected a mapping with bridges and settings")
+		p.add(doc, fieldPath{}, "empty document: expected a mapping with bridges and settings")
 		return nil
 	}
-	root := p.resolve(doc.Content[0], "")
+	root := p.resolve(doc.Content[0], fieldPath{})
 	if root == nil {
 		return nil
 	}
 	if isNull(root) {
-		p.add(doc, "", "empty document: expected a mapping with bridges and settings")
+		p.add(doc, fieldPath{}, "empty document: expected a mapping with bridges and settings")
 		return nil
 	}
 	if root.Kind != yaml.MappingNode {
-		p.add(root, "", "expected a mapping with bridges and settings at the top, got %s", describe(root))
+		p.add(root, fieldPath{}, "expected a mapping with bridges and settings at the top, got %s", describe(root))
 		return nil
 	}
-	entries, _ := p.mapping(root, "", topFields, topSynonyms)
+	defer p.release(len(p.entries))
+	entries, _ := p.mapping(root, fieldPath{}, topFields, topSynonyms)
 	cfg := &Config{File: p.file, Firewall: true}
 	var firewall *node // set when firewall: false is written
 	var bridges []*bridgeSrc
@@ -143,11 +145,14 @@ func (p *parser) config(doc *node) *Config {
 	return cfg
 }
 
-func (p *parser) bridges(n *node, path string) []*bridgeSrc {
+func (p *parser) bridges(n *node, path fieldPath) []*bridgeSrc {
+	defer p.release(len(p.entries))
 	entries, _ := p.mapping(n, path, nil, nil)
 	var out []*bridgeSrc
 	for _, e := range entries {
-		bs := &bridgeSrc{key: e.key, path: e.path}
+		// Rendered once per bridge: a container's or a link's fields are
+		// three steps below it, held unrendered.
+		bs := &bridgeSrc{key: e.key, path: fieldPath{base: e.path.String()}}
 		bs.b.Name = e.name
 		bs.b.MTU = 1500
 		bs.b.ICC = true
@@ -169,6 +174,7 @@ func (p *parser) bridges(n *node, path string) []*bridgeSrc {
 }
 
 func (p *parser) bridge(bs *bridgeSrc, n *node) {
+	defer p.release(len(p.entries))
 	entries, ok := p.mapping(n, bs.path, bridgeFields, bridgeSynonyms)
 	if !ok {
 		bs.addrSeen = true
@@ -207,6 +213,10 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 			if b, ok := p.boolean(e.val, e.path); ok {
 				bs.b.Masquerade, bs.masq = b, e.val
 			}
+		case "adopt":
+			if b, ok := p.boolean(e.val, e.path); ok {
+				bs.b.Adopt = b
+			}
 		case "external_interface":
 			if s, ok := p.text(e.val, e.path); ok {
 				if msg := checkIfName(s); msg != "" {
@@ -225,7 +235,7 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 				if it == nil {
 					continue
 				}
-				ipath := p.index(e.path, i)
+				ipath := index(e.path, i)
 				if pr, ok := p.source(it, ipath); ok {
 					bs.sources = append(bs.sources, sourceSrc{prefix: pr, node: it, path: ipath})
 				}
@@ -242,7 +252,7 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 				if it == nil {
 					continue
 				}
-				if ls, ok := p.link(it, p.index(e.path, i)); ok {
+				if ls, ok := p.link(it, index(e.path, i)); ok {
 					bs.links = append(bs.links, ls)
 				}
 			}
@@ -250,7 +260,8 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 	}
 }
 
-func (p *parser) containers(bs *bridgeSrc, n *node, path string) {
+func (p *parser) containers(bs *bridgeSrc, n *node, path fieldPath) {
+	defer p.release(len(p.entries))
 	entries, _ := p.mapping(n, path, nil, nil)
 	bs.conts = slices.Grow(bs.conts, len(entries))
 	for _, e := range entries {
@@ -261,6 +272,7 @@ func (p *parser) containers(bs *bridgeSrc, n *node, path string) {
 		}
 		addrSeen := e.val == nil
 		if e.val != nil && !isNull(e.val) {
+			mark := len(p.entries)
 			entries, ok := p.mapping(e.val, e.path, containerFields, containerSynonyms)
 			addrSeen = addrSeen || !ok
 			for _, f := range entries {
@@ -287,20 +299,22 @@ func (p *parser) containers(bs *bridgeSrc, n *node, path string) {
 					}
 				}
 			}
+			p.release(mark)
 		}
 		if !addrSeen {
-			p.add(e.key, p.child(e.path, "address"), "missing: every container needs an IPv4 address on its bridge, e.g. address: 172.17.0.2")
+			p.add(e.key, child(e.path, "address"), "missing: every container needs an IPv4 address on its bridge, e.g. address: 172.17.0.2")
 		}
 		bs.conts = append(bs.conts, cs)
 	}
 }
 
-func (p *parser) link(n *node, path string) (linkSrc, bool) {
+func (p *parser) link(n *node, path fieldPath) (linkSrc, bool) {
 	ls := linkSrc{node: n, path: path}
 	if isNull(n) {
 		p.add(n, path, "empty link: expected a mapping with from and to")
 		return ls, false
 	}
+	defer p.release(len(p.entries))
 	entries, ok := p.mapping(n, path, linkFields, linkSynonyms)
 	if !ok {
 		return ls, false

@@ -6,24 +6,113 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode/utf8"
-	"unsafe"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
-// Load reads and parses the file at path. See Parse.
+// MaxFileSize bounds what Load reads: a netctl file of a million links is
+// about 80 MB, and a larger input is a mistake (-f /dev/zero), not a file.
+const MaxFileSize = 64 << 20
+
+// fileLimit is MaxFileSize; tests lower it.
+var fileLimit int64 = MaxFileSize
+
+// Stdin is the name Load reads standard input by, and the name messages
+// give it.
+const (
+	Stdin     = "-"
+	StdinName = "<stdin>"
+)
+
+// Load reads and parses the file at path, or standard input for "-" (named
+// <stdin> in messages). The input must be a regular file (standard input
+// may also be a pipe) of at most MaxFileSize bytes; a directory, a device
+// or a FIFO is refused before anything is read from it. See Parse.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	name, data, err := read(path)
 	if err != nil {
 		return nil, err
 	}
-	// data is Load's alone and never changes: the config's strings may be
-	// slices of it rather than of a copy.
-	return parse(path, data, unsafe.String(unsafe.SliceData(data), len(data)))
+	cfg, err := Parse(name, data)
+	if len(data) > bigFile {
+		// The parser's tree, the largest thing netctl ever holds (about 40
+		// bytes of it per byte of file), is garbage now; collecting it here
+		// lets what follows (planning, the kernel's state, the batch) reuse
+		// its memory rather than grow the heap past it (apply of 100,000
+		// links: 370 MB peak RSS without this, 270 MB with it).
+		runtime.GC()
+	}
+	return cfg, err
+}
+
+// bigFile is the size past which Load collects the parser's garbage.
+const bigFile = 1 << 20
+
+// read returns the input's name for messages and its bytes.
+func read(path string) (string, []byte, error) {
+	if path == Stdin {
+		data, err := readLimited(StdinName, os.Stdin)
+		return StdinName, data, err
+	}
+	// O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused
+	// below, as soon as it is seen.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return path, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return path, nil, err
+	}
+	switch m := st.Mode(); {
+	case m.IsDir():
+		return path, nil, fmt.Errorf("%s: is a directory, not a netctl file", path)
+	case !m.IsRegular():
+		return path, nil, fmt.Errorf("%s: is not a regular file (%s): netctl reads a file, or standard input with -f -", path, fileKind(m))
+	case st.Size() > fileLimit:
+		return path, nil, tooLarge(path)
+	}
+	data, err := readLimited(path, f)
+	return path, data, err
+}
+
+func readLimited(name string, r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, fileLimit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if int64(len(data)) > fileLimit {
+		return nil, tooLarge(name)
+	}
+	return data, nil
+}
+
+func tooLarge(name string) error {
+	if fileLimit%(1<<20) != 0 {
+		return fmt.Errorf("%s: larger than %d bytes, the most netctl reads", name, fileLimit)
+	}
+	return fmt.Errorf("%s: larger than %d MiB, the most netctl reads", name, fileLimit>>20)
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a " + m.Type().String()
 }
 
 // Parse parses and validates a netctl.yaml held in data; file names it in
@@ -31,13 +120,8 @@ func Load(path string) (*Config, error) {
 // an error holding every problem found, one line each, sorted by line then
 // column; Problems returns them one by one.
 func Parse(file string, data []byte) (*Config, error) {
-	return parse(file, data, string(data))
-}
-
-// parse is Parse, text being data as a string.
-func parse(file string, data []byte, text string) (*Config, error) {
 	p := &parser{file: file, limit: 2*len(data) + 10000}
-	cfg := p.parse(data, text)
+	cfg := p.parse(data)
 	if p.tooBig {
 		// What follows the cut saw a truncated tree: not worth reporting.
 		p.problems = p.problems[:p.cut]
@@ -60,37 +144,19 @@ type parser struct {
 	tooBig        bool
 	cut           int
 
-	// quiet is set while the fast reader's tree is walked: a file with a
-	// problem is read again by yaml.v3 and walked again, so only whether
-	// there is a problem counts, and neither paths nor messages are made.
-	quiet bool
-
 	portBlock []Port // see copyPorts
 
-	// otherTags holds the tags of tagOther nodes (fromYAML).
-	otherTags map[*node]string
+	// entries is a stack of the entries of the mappings being walked: a
+	// caller of mapping pops its entries (release) when done with them, so
+	// that a mapping of one key per container costs no allocation.
+	entries []entry
 }
 
-// child and index are the paths of problems.go, or "" when quiet.
-func (p *parser) child(path, key string) string {
-	if p.quiet {
-		return ""
-	}
-	return child(path, key)
-}
+// release pops the entries above mark, a length of p.entries taken before
+// a call of mapping.
+func (p *parser) release(mark int) { p.entries = p.entries[:mark] }
 
-func (p *parser) index(path string, i int) string {
-	if p.quiet {
-		return ""
-	}
-	return index(path, i)
-}
-
-func (p *parser) addAt(line, col int, path, format string, args ...any) {
-	if p.quiet {
-		p.problems = append(p.problems, Problem{})
-		return
-	}
+func (p *parser) addAt(line, col int, path fieldPath, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	// One problem, one line, whatever the input held.
 	msg = strings.Map(func(r rune) rune {
@@ -105,46 +171,38 @@ func (p *parser) addAt(line, col int, path, format string, args ...any) {
 	if col < 1 {
 		col = 1
 	}
-	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, Path: path, Msg: msg})
+	p.problems = append(p.problems, Problem{File: p.file, Line: line, Col: col, Path: path.String(), Msg: msg})
 }
 
-func (p *parser) add(n *node, path, format string, args ...any) {
-	p.addAt(int(n.Line), int(n.Column), path, format, args...)
+func (p *parser) add(n *node, path fieldPath, format string, args ...any) {
+	p.addAt(n.Line, n.Column, path, format, args...)
 }
 
-func (p *parser) parse(data []byte, text string) *Config {
+func (p *parser) parse(data []byte) *Config {
 	if !p.checkText(data) {
 		return nil
 	}
-	if doc, ok := fastRead(text); ok {
-		p.quiet = true
-		if cfg := p.config(doc); len(p.problems) == 0 {
-			return cfg
-		}
-		// A file with problems is read again by yaml.v3: every message
-		// comes from the reference reader.
-		*p = parser{file: p.file, limit: p.limit}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	in := &lineReader{data: data}
+	dec := yaml.NewDecoder(in)
 	var doc yaml.Node
 	err := decode(dec, &doc)
 	if errors.Is(err, io.EOF) {
-		p.addAt(1, 1, "", "empty document: expected a mapping with bridges and settings")
+		p.addAt(1, 1, fieldPath{}, "empty document: expected a mapping with bridges and settings")
 		return nil
 	}
 	if err != nil {
-		p.syntaxError(err, data)
+		p.syntaxError(err, data, in)
 		return nil
 	}
 	var extra yaml.Node
 	switch err := decode(dec, &extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		p.syntaxError(err, data)
+		p.syntaxError(err, data, in)
 	default:
-		p.addAt(extra.Line, extra.Column, "", "more than one document: netctl reads a single document")
+		p.addAt(extra.Line, extra.Column, fieldPath{}, "more than one document: netctl reads a single document")
 	}
-	return p.config(p.fromYAML(&doc))
+	return p.config(&doc)
 }
 
 // decode runs the YAML decoder, turning a panic inside it into an error so
@@ -158,101 +216,142 @@ func decode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 	return dec.Decode(n)
 }
 
-var (
-	yamlLineRE   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	yamlAnchorRE = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
-)
-
-// syntaxError records an error from the YAML decoder. yaml.v3 gives no
-// column, and for parser errors a line that is the start of the enclosing
-// construct, off by one; so the line is found by decoding ever shorter
-// prefixes of the file: the first line at which the same error appears is
-// where the problem is. The column is that line's first non-blank character.
-func (p *parser) syntaxError(err error, data []byte) {
-	msg := err.Error()
-	if m := yamlAnchorRE.FindStringSubmatch(msg); m != nil {
-		line, col := 1, 1
-		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
-			line, col = position(data, i)
-		}
-		p.addAt(line, col, "", "unknown alias *%s: no anchor &%s before it", shorten(m[1]), shorten(m[1]))
-		return
-	}
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	line, col := errorLine(data, err.Error())
-	if msg == "found character that cannot start any token" && col > 1 && tabIndented(data, line) {
-		p.addAt(line, 1, "", "syntax error: this line is indented with a tab: YAML indents with spaces only")
-		return
-	}
-	p.addAt(line, col, "", "syntax error: %s", msg)
+// lineReader gives the YAML parser its input one line per Read, so that
+// when the parser stops on an error, last is the start of the line it was
+// reading: the parser's error texts carry no column, and for most errors
+// of structure a line that is where the enclosing construct begins.
+type lineReader struct {
+	data      []byte
+	off, last int
 }
 
-// errorLine finds the first line whose prefix of the file fails to decode
-// with the error want, by bisection over line ends.
-func errorLine(data []byte, want string) (line, col int) {
-	var ends []int
-	for i, c := range data {
-		if c == '\n' {
-			ends = append(ends, i+1)
-		}
+func (r *lineReader) Read(b []byte) (int, error) {
+	if r.off >= len(r.data) {
+		return 0, io.EOF
 	}
-	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
-		ends = append(ends, len(data))
+	// A line longer than b is given in pieces: look no further than b holds.
+	end := r.off + lineEnd(r.data[r.off:min(len(r.data), r.off+len(b))])
+	n := copy(b, r.data[r.off:end])
+	if r.off == 0 || r.data[r.off-1] == '\n' || r.data[r.off-1] == '\r' || isBreakEnd(r.data[:r.off]) {
+		r.last = r.off
 	}
-	same := func(k int) bool {
-		err := firstError(data[:ends[k]])
-		return err != nil && err.Error() == want
-	}
-	lo, hi := 0, len(ends)-1 // the whole file fails with want
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if same(mid) {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	start := 0
-	if lo > 0 {
-		start = ends[lo-1]
-	}
-	for start < ends[lo] && (data[start] == ' ' || data[start] == '\t') {
-		start++
-	}
-	if start >= len(data) || data[start] == '\n' || data[start] == '\r' {
-		return position(data, max(ends[lo]-1, 0))
-	}
-	return position(data, start)
+	r.off += n
+	return n, nil
 }
 
-// tabIndented reports whether the indentation of the given line (1-based,
-// counting '\n' only) holds a tab.
+// lineEnd is the length of the first line of data with its break, counting
+// breaks as YAML does (see position).
+func lineEnd(data []byte) int {
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '\n':
+			return i + 1
+		case '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				return i + 2
+			}
+			return i + 1
+		case 0xC2: // U+0085
+			if i+1 < len(data) && data[i+1] == 0x85 {
+				return i + 2
+			}
+		case 0xE2: // U+2028, U+2029
+			if i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9) {
+				return i + 3
+			}
+		}
+	}
+	return len(data)
+}
+
+// isBreakEnd reports whether data ends with a multi-byte line break.
+func isBreakEnd(data []byte) bool {
+	n := len(data)
+	return n >= 2 && data[n-2] == 0xC2 && data[n-1] == 0x85 ||
+		n >= 3 && data[n-3] == 0xE2 && data[n-2] == 0x80 && (data[n-1] == 0xA8 || data[n-1] == 0xA9)
+}
+
+// lineStart is the offset of the 1-based line of data.
+func lineStart(data []byte, line int) int {
+	off := 0
+	for l := 1; l < line && off < len(data); l++ {
+		off += lineEnd(data[off:])
+	}
+	return off
+}
+
+// Errors of the YAML parser (not its scanner), whose line is that of the
+// construct being parsed, 0-based; see syntaxError.
+var parserErrors = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+// syntaxError records an error from the YAML parser at the place it gives:
+// "yaml: line N: MSG". For its scanner's errors N is the line of the
+// problem (or of the token it was scanning, such as a quoted string left
+// open). For its parser's errors N is the line before the construct being
+// parsed: for a flow collection left open ([80/tcp }) that line, the one
+// after N, is where to look; for the others, such as a key indented wrongly
+// in a block mapping, the construct may begin far above the problem, and
+// the problem is on the line the parser was reading when it stopped. The
+// column is that line's first non-blank character: the parser gives none.
+func (p *parser) syntaxError(err error, data []byte, in *lineReader) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	stopped := in.last // the start of the line the parser stopped in
+	if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
+		name = strings.TrimSuffix(name, "' referenced")
+		// The failing alias is the last one of that name the parser read.
+		off := stopped
+		if i := bytes.LastIndex(data[:in.off], []byte("*"+name)); i >= 0 {
+			off = i
+		}
+		line, col := position(data, off)
+		p.addAt(line, col, fieldPath{}, "unknown alias *%s: no anchor &%s before it", shorten(name), shorten(name))
+		return
+	}
+	off := stopped
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		num, text, _ := strings.Cut(rest, ": ")
+		if n, err := strconv.Atoi(num); err == nil {
+			msg = text
+			switch {
+			case !parserErrors[text]:
+				off = lineStart(data, n)
+			case strings.HasPrefix(text, "did not find expected ','"):
+				off = lineStart(data, n+1)
+			}
+		}
+	}
+	for off < len(data) && (data[off] == ' ' || data[off] == '\t') {
+		off++
+	}
+	line, col := position(data, off)
+	if off < len(data) && (data[off] == '\n' || data[off] == '\r') {
+		col = 1
+	}
+	if msg == "found character that cannot start any token" && tabIndented(data, line) {
+		p.addAt(line, 1, fieldPath{}, "syntax error: this line is indented with a tab: YAML indents with spaces only")
+		return
+	}
+	p.addAt(line, col, fieldPath{}, "syntax error: %s", msg)
+}
+
+// tabIndented reports whether the indentation of the given line holds a tab.
 func tabIndented(data []byte, line int) bool {
-	lines := bytes.Split(data, []byte("\n"))
-	if line < 1 || line > len(lines) {
-		return false
-	}
-	l := lines[line-1]
+	off := lineStart(data, line)
+	l := data[off : off+lineEnd(data[off:])]
 	indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
 	return bytes.IndexByte(indent, '\t') >= 0
-}
-
-// firstError decodes every document of data and returns the first error.
-func firstError(data []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var n yaml.Node
-		if err := decode(dec, &n); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-	}
 }
 
 // position is the 1-based line and column (in characters) of byte offset
@@ -299,7 +398,7 @@ func (p *parser) checkText(data []byte) bool {
 		return true
 	}
 	line, col := position(data, off)
-	p.addAt(line, col, "", "%s", msg)
+	p.addAt(line, col, fieldPath{}, "%s", msg)
 	return false
 }
 
@@ -326,13 +425,13 @@ var knownTags = map[string]bool{
 
 // resolve follows aliases and counts the walk. It returns nil, after
 // recording why, for a node that cannot be used.
-func (p *parser) resolve(n *node, path string) *node {
+func (p *parser) resolve(n *node, path fieldPath) *node {
 	for hops := 0; n != nil && n.Kind == yaml.AliasNode; hops++ {
-		if hops > 100 || n.alias() == nil {
+		if hops > 100 || n.Alias == nil {
 			p.add(n, path, "alias *%s leads nowhere", n.Value)
 			return nil
 		}
-		n = n.alias()
+		n = n.Alias
 	}
 	if n == nil || p.tooBig {
 		return nil
@@ -343,7 +442,7 @@ func (p *parser) resolve(n *node, path string) *node {
 		p.cut = len(p.problems)
 		return nil
 	}
-	if tag := p.tagText(n); !knownTags[tag] {
+	if tag := n.ShortTag(); !knownTags[tag] {
 		p.add(n, path, "unsupported YAML tag %s", shorten(tag))
 		return nil
 	}
@@ -380,7 +479,7 @@ func describe(n *node) string {
 	return v
 }
 
-func (p *parser) expected(n *node, path, want string) {
+func (p *parser) expected(n *node, path fieldPath, want string) {
 	p.add(n, path, "expected %s, got %s", want, describe(n))
 }
 
@@ -389,18 +488,20 @@ func (p *parser) expected(n *node, path, want string) {
 type entry struct {
 	name     string
 	key, val *node
-	path     string
+	path     fieldPath
 }
 
 // mapping returns the entries of a mapping node in file order, recording
 // duplicate keys and, when fields is not nil, keys that are not fields. Only
 // the first of duplicate keys is returned.
-func (p *parser) mapping(n *node, path string, fields []string, synonyms map[string]string) ([]entry, bool) {
+func (p *parser) mapping(n *node, path fieldPath, fields []string, synonyms map[string]string) ([]entry, bool) {
 	if n.Kind != yaml.MappingNode {
 		p.expected(n, path, "a mapping")
 		return nil, false
 	}
-	out := make([]entry, 0, len(n.Content)/2)
+	// The entries are taken from a stack: see parser.entries.
+	mark := len(p.entries)
+	p.entries = slices.Grow(p.entries, len(n.Content)/2)
 	// Keys seen, for duplicates: a map only for large mappings (the
 	// containers of a bridge); most have a few keys.
 	var seen map[string]*node
@@ -429,7 +530,7 @@ func (p *parser) mapping(n *node, path string, fields []string, synonyms map[str
 		if isNull(k) {
 			name = ""
 		}
-		kpath := p.child(path, name)
+		kpath := child(path, name)
 		var first *node
 		if seen != nil {
 			first = seen[name]
@@ -459,9 +560,9 @@ func (p *parser) mapping(n *node, path string, fields []string, synonyms map[str
 			p.add(k, kpath, "unknown field%s", hint)
 			continue
 		}
-		out = append(out, entry{name: name, key: k, val: p.resolve(n.Content[i+1], kpath), path: kpath})
+		p.entries = append(p.entries, entry{name: name, key: k, val: p.resolve(n.Content[i+1], kpath), path: kpath})
 	}
-	return out, true
+	return p.entries[mark:len(p.entries):len(p.entries)], true
 }
 
 func contains(list []string, s string) bool {
@@ -475,19 +576,19 @@ func contains(list []string, s string) bool {
 
 // sequence returns the items of a list node, resolved; unusable items are
 // nil.
-func (p *parser) sequence(n *node, path string) ([]*node, bool) {
+func (p *parser) sequence(n *node, path fieldPath) ([]*node, bool) {
 	if n.Kind != yaml.SequenceNode {
 		p.expected(n, path, "a list")
 		return nil, false
 	}
 	out := make([]*node, len(n.Content))
 	for i, c := range n.Content {
-		out[i] = p.resolve(c, p.index(path, i))
+		out[i] = p.resolve(c, index(path, i))
 	}
 	return out, true
 }
 
-func (p *parser) boolean(n *node, path string) (bool, bool) {
+func (p *parser) boolean(n *node, path fieldPath) (bool, bool) {
 	var b bool
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
 		p.expected(n, path, "a boolean (true or false)")
@@ -496,7 +597,7 @@ func (p *parser) boolean(n *node, path string) (bool, bool) {
 	return b, true
 }
 
-func (p *parser) integer(n *node, path string) (int64, bool) {
+func (p *parser) integer(n *node, path fieldPath) (int64, bool) {
 	var v int64
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
 		p.expected(n, path, "an integer")
@@ -511,7 +612,7 @@ func (p *parser) integer(n *node, path string) (int64, bool) {
 
 // text returns a scalar's text. Any scalar will do (a container may be
 // named 1), except null.
-func (p *parser) text(n *node, path string) (string, bool) {
+func (p *parser) text(n *node, path fieldPath) (string, bool) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
 		p.expected(n, path, "a string")
 		return "", false
@@ -521,7 +622,7 @@ func (p *parser) text(n *node, path string) (string, bool) {
 
 // port reads one port: a string as ParsePort reads it, or a YAML integer,
 // which is a tcp port.
-func (p *parser) port(n *node, path string) (Port, bool) {
+func (p *parser) port(n *node, path fieldPath) (Port, bool) {
 	if n.Kind == yaml.ScalarNode {
 		switch n.ShortTag() {
 		case "!!str":
@@ -546,7 +647,7 @@ func (p *parser) port(n *node, path string) (Port, bool) {
 
 // ports reads a list of ports; entries that are wrong are left out, their
 // problems recorded.
-func (p *parser) ports(n *node, path string) []portSrc {
+func (p *parser) ports(n *node, path fieldPath) []portSrc {
 	items, ok := p.sequence(n, path)
 	if !ok {
 		return nil
@@ -556,8 +657,8 @@ func (p *parser) ports(n *node, path string) []portSrc {
 		if it == nil {
 			continue
 		}
-		if pt, ok := p.port(it, p.index(path, i)); ok {
-			out = append(out, portSrc{port: pt, node: it, path: p.index(path, i)})
+		if pt, ok := p.port(it, index(path, i)); ok {
+			out = append(out, portSrc{port: pt, node: it, path: index(path, i)})
 		}
 	}
 	return out

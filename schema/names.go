@@ -1,19 +1,33 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // ifNameSize is the kernel's IFNAMSIZ: a name and its terminating NUL.
 const ifNameSize = 16
 
-// checkIfName returns what is wrong with an interface name, or "" when Linux
-// would accept it. It follows the kernel's dev_valid_name exactly (not empty,
-// shorter than IFNAMSIZ, not "." or "..", no '/', ':' or isspace byte, where
-// the kernel's isspace includes 0xA0), and additionally refuses NUL, which
-// would cut the name short, and '%', which the kernel takes as a template
-// ("br%d") and replaces with a number, so the interface would get another name.
+// CheckIfName says what is wrong with a bridge's or an external
+// interface's name, or returns nil when netctl can write it: the one rule
+// for both, which the JSON Schema's PatternIfName states too.
+func CheckIfName(name string) error {
+	if msg := checkIfName(name); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// checkIfName returns what is wrong with an interface name, or "". Linux
+// (dev_valid_name) refuses an empty name, IFNAMSIZ-1 = 15 bytes or more,
+// "." and "..", and '/', ':' and isspace bytes (which include 0xA0). netctl
+// also refuses what it cannot write or read back faithfully: NUL; '%',
+// which the kernel takes as a template ("br%d") and replaces with a number;
+// '"', which an nft string cannot hold; '\\' and '*', which nft reads as an
+// escape and a wildcard ("veth*" is every veth), as netctl's own rule reader
+// does; the other quotes ' and `; and anything but printable ASCII.
 func checkIfName(name string) string {
 	switch {
 	case name == "":
@@ -23,16 +37,20 @@ func checkIfName(name string) string {
 	case name == "." || name == "..":
 		return fmt.Sprintf("interface name %q is not allowed by Linux", name)
 	}
-	for i := 0; i < len(name); i++ {
-		switch c := name[i]; c {
-		case '/', ':':
-			return fmt.Sprintf("interface name %q contains %q, which Linux does not allow", name, string(c))
-		case ' ', '\t', '\n', '\v', '\f', '\r', 0xA0:
+	for _, r := range name {
+		switch {
+		case r == '/' || r == ':':
+			return fmt.Sprintf("interface name %q contains %q, which Linux does not allow", name, string(r))
+		case unicode.IsSpace(r) || r == 0xA0:
 			return fmt.Sprintf("interface name %q contains whitespace, which Linux does not allow", name)
-		case 0:
+		case r == 0:
 			return fmt.Sprintf("interface name %q contains a NUL byte", name)
-		case '%':
+		case r == '%':
 			return fmt.Sprintf("interface name %q contains '%%', which Linux takes as a name template and replaces", name)
+		case r == '"' || r == '\'' || r == '`' || r == '\\' || r == '*':
+			return fmt.Sprintf("interface name %q contains %q: netctl does not write quotes, '\\' or '*' in interface names (nft reads them as string ends, escapes and wildcards)", name, string(r))
+		case r < '!' || r > '~':
+			return fmt.Sprintf("interface name %q contains %q: netctl writes interface names of printable ASCII only", name, string(r))
 		}
 	}
 	return ""

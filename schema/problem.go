@@ -100,9 +100,53 @@ func simpleKey(s string) bool {
 	return true
 }
 
-// child is the path of key under path: bridges.docker0, or
+// fieldPath names a field for messages, as bridges.docker0.links[2].to.
+// It is rendered only when a problem is reported: a large file has a
+// million fields and few problems. base is a rendered prefix; up to three
+// more steps are held as they are.
+type fieldPath struct {
+	base  string
+	steps [3]step
+	n     uint8
+}
+
+// step is a key, or the index of a list item.
+type step struct {
+	key   string
+	i     int32
+	isIdx bool
+}
+
+func (fp fieldPath) String() string {
+	s := fp.base
+	for _, st := range fp.steps[:fp.n] {
+		if st.isIdx {
+			s = s + "[" + strconv.Itoa(int(st.i)) + "]"
+		} else {
+			s = childText(s, st.key)
+		}
+	}
+	return s
+}
+
+func (fp fieldPath) push(st step) fieldPath {
+	if int(fp.n) == len(fp.steps) {
+		fp = fieldPath{base: fp.String()}
+	}
+	fp.steps[fp.n] = st
+	fp.n++
+	return fp
+}
+
+// child is the path of key under path.
+func child(path fieldPath, key string) fieldPath { return path.push(step{key: key}) }
+
+// index is the path of the i-th item of the list at path.
+func index(path fieldPath, i int) fieldPath { return path.push(step{i: int32(i), isIdx: true}) }
+
+// childText renders key under path: bridges.docker0, or
 // bridges["eth0.100"] for keys that are not plain words.
-func child(path, key string) string {
+func childText(path, key string) string {
 	if !simpleKey(key) {
 		return path + "[" + strconv.Quote(key) + "]"
 	}
@@ -110,9 +154,4 @@ func child(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-// index is the path of the i-th item of the list at path.
-func index(path string, i int) string {
-	return path + "[" + strconv.Itoa(i) + "]"
 }

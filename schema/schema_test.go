@@ -153,6 +153,17 @@ bridges:
 			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true},
 		}},
 	}, {
+		name: "adopt",
+		yaml: `
+bridges:
+  docker0: { address: 172.17.0.1/16, adopt: true }
+  br1: { address: 10.1.0.1/24, adopt: false }
+`,
+		want: Config{File: "f.yaml", Firewall: true, Bridges: []Bridge{
+			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true, Adopt: true},
+			{Name: "br1", Address: netip.MustParsePrefix("10.1.0.1/24"), MTU: 1500, ICC: true, Masquerade: true},
+		}},
+	}, {
 		name: "empty mapping",
 		yaml: "{}",
 		want: Config{File: "f.yaml", Firewall: true},
@@ -268,11 +279,13 @@ bridges:
 		yaml: `
 bridges:
   fifteen-bytes-1: { address: 10.0.0.1/24, external_interface: "eth0.100" }
-  "0": { address: 10.1.0.1/24, external_interface: "é" }
+  "0": { address: 10.1.0.1/24, external_interface: "e@1" }
+  "<<": { address: 10.2.0.1/24, external_interface: "x;{}[]()" }
 `,
 		want: Config{File: "f.yaml", Firewall: true, Bridges: []Bridge{
 			{Name: "fifteen-bytes-1", Address: netip.MustParsePrefix("10.0.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, ExternalInterface: "eth0.100"},
-			{Name: "0", Address: netip.MustParsePrefix("10.1.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, ExternalInterface: "é"},
+			{Name: "0", Address: netip.MustParsePrefix("10.1.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, ExternalInterface: "e@1"},
+			{Name: "<<", Address: netip.MustParsePrefix("10.2.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, ExternalInterface: "x;{}[]()"},
 		}},
 	}}
 	for _, tt := range tests {
@@ -313,12 +326,16 @@ func TestExamples(t *testing.T) {
 
 func TestCheckIfName(t *testing.T) {
 	for name, ok := range map[string]bool{
-		"docker0": true, "br-app": true, "eth0.100": true, "123456789012345": true, "é": true,
-		"...": true, ".a": true, "a.": true, "a-b_c@d": true,
+		"docker0": true, "br-app": true, "eth0.100": true, "123456789012345": true,
+		"...": true, ".a": true, "a.": true, "a-b_c@d": true, "<<": true, "a$b#c!d": true, "x;{}[]()": true,
+		"~^&+,=?|<>": true, "-": true, "0": true, "null": true,
 		"": false, ".": false, "..": false, "1234567890123456": false, "a/b": false, "a:b": false,
 		"a b": false, "a\tb": false, "a\nb": false, "a\vb": false, "a\fb": false, "a\rb": false,
 		"a\xa0b": false, "\u00e0": false, // 'à' is C3 A0: the kernel's isspace(0xA0) refuses it
 		"a\x00b": false, "br%d": false,
+		// What nft or netctl cannot write or read back faithfully.
+		"é": false, "a\"b": false, "a'b": false, "a`b": false, "a\\b": false, "veth*": false,
+		"a\x7fb": false, "a\x01b": false, "a\xffb": false, "\u2028": false,
 	} {
 		if got := checkIfName(name) == ""; got != ok {
 			t.Errorf("checkIfName(%q) = %q, want ok=%v", name, checkIfName(name), ok)

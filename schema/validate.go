@@ -18,13 +18,13 @@ func (p *parser) validate(cfg *Config, firewall *node, bridges []*bridgeSrc) {
 	var subnets []interval
 	for i, bs := range bridges {
 		if !bs.addrSeen {
-			p.add(bs.key, p.child(bs.path, "address"), "missing: every bridge needs its gateway address with prefix length, e.g. address: 172.17.0.1/16")
+			p.add(bs.key, child(bs.path, "address"), "missing: every bridge needs its gateway address with prefix length, e.g. address: 172.17.0.1/16")
 		}
 		if bs.addr != nil {
 			subnets = append(subnets, prefixInterval(bs.b.Address, i))
 		}
 		if bs.ext != nil && contains(names, bs.b.ExternalInterface) {
-			p.add(bs.ext, p.child(bs.path, "external_interface"), "%q is a bridge in this file: the external interface must be another interface", bs.b.ExternalInterface)
+			p.add(bs.ext, child(bs.path, "external_interface"), "%q is a bridge in this file: the external interface must be another interface", bs.b.ExternalInterface)
 		}
 		if !cfg.Firewall {
 			p.withoutFirewall(bs, firewall)
@@ -35,7 +35,7 @@ func (p *parser) validate(cfg *Config, firewall *node, bridges []*bridgeSrc) {
 	}
 	overlaps(subnets, func(later, earlier int) {
 		l, e := bridges[later], bridges[earlier]
-		p.add(l.addr, p.child(l.path, "address"), "subnet %s overlaps the subnet %s of bridge %q", l.b.Address.Masked(), e.b.Address.Masked(), e.b.Name)
+		p.add(l.addr, child(l.path, "address"), "subnet %s overlaps the subnet %s of bridge %q", l.b.Address.Masked(), e.b.Address.Masked(), e.b.Name)
 	})
 }
 
@@ -44,16 +44,16 @@ func (p *parser) validate(cfg *Config, firewall *node, bridges []*bridgeSrc) {
 func (p *parser) withoutFirewall(bs *bridgeSrc, firewall *node) {
 	off := fmt.Sprintf("firewall is false (line %d)", firewall.Line)
 	if bs.icc != nil && !bs.b.ICC {
-		p.add(bs.icc, p.child(bs.path, "icc"), "icc: false needs the firewall, but %s; Docker refuses the same combination", off)
+		p.add(bs.icc, child(bs.path, "icc"), "icc: false needs the firewall, but %s; Docker refuses the same combination", off)
 	}
 	switch {
 	case bs.masq == nil:
 		bs.b.Masquerade = false
 	case bs.b.Masquerade:
-		p.add(bs.masq, p.child(bs.path, "masquerade"), "masquerade: true needs the firewall, but %s", off)
+		p.add(bs.masq, child(bs.path, "masquerade"), "masquerade: true needs the firewall, but %s", off)
 	}
 	if bs.srcNode != nil && (len(bs.sources) > 0 || len(bs.srcNode.Content) > 0) {
-		p.add(bs.srcNode, p.child(bs.path, "allowed_sources"), "allowed_sources needs the firewall, but %s", off)
+		p.add(bs.srcNode, child(bs.path, "allowed_sources"), "allowed_sources needs the firewall, but %s", off)
 	}
 	for _, ls := range bs.links {
 		p.add(ls.node, ls.path, "links need the firewall, but %s", off)
@@ -87,7 +87,7 @@ func (p *parser) containerChecks(bs *bridgeSrc) {
 			continue
 		}
 		a, subnet := cs.c.Address, bs.b.Address.Masked()
-		path := p.child(cs.path, "address")
+		path := child(cs.path, "address")
 		switch {
 		case !subnet.Contains(a):
 			p.add(cs.addr, path, "%s is outside the subnet %s of bridge %q", a, subnet, bs.b.Name)
@@ -193,7 +193,7 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 	for i := range bs.conts {
 		conts[bs.conts[i].c.Name] = int32(i)
 	}
-	lookup := func(name string, n *node, path string) *containerSrc {
+	lookup := func(name string, n *node, path fieldPath) *containerSrc {
 		i, ok := conts[name]
 		if !ok {
 			names := make([]string, len(bs.conts))
@@ -213,20 +213,20 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 		ls := &bs.links[i]
 		var from, to *containerSrc
 		if !ls.fromSeen {
-			p.add(ls.node, p.child(ls.path, "from"), "missing: the container that opens connections")
+			p.add(ls.node, child(ls.path, "from"), "missing: the container that opens connections")
 		}
 		if !ls.toSeen {
-			p.add(ls.node, p.child(ls.path, "to"), "missing: the container whose ports the link opens")
+			p.add(ls.node, child(ls.path, "to"), "missing: the container whose ports the link opens")
 		}
 		if ls.from != nil {
-			from = lookup(ls.l.From, ls.from, p.child(ls.path, "from"))
+			from = lookup(ls.l.From, ls.from, child(ls.path, "from"))
 		}
 		if ls.to != nil {
-			to = lookup(ls.l.To, ls.to, p.child(ls.path, "to"))
+			to = lookup(ls.l.To, ls.to, child(ls.path, "to"))
 		}
 		if from != nil && to != nil {
 			if from == to {
-				p.add(ls.to, p.child(ls.path, "to"), "%s links to itself", shorten(ls.l.To))
+				p.add(ls.to, child(ls.path, "to"), "%s links to itself", shorten(ls.l.To))
 			}
 			key := [2]int32{conts[ls.l.From], conts[ls.l.To]}
 			if prev := links[key]; prev != nil {
@@ -237,7 +237,7 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 		}
 		if from != nil && ls.alias != nil {
 			if prev := aliases[pair{ls.l.From, ls.l.Alias}]; prev != nil {
-				p.add(ls.alias, p.child(ls.path, "alias"), "alias %q is already used by a link from %s (line %d)", ls.l.Alias, ls.l.From, prev.node.Line)
+				p.add(ls.alias, child(ls.path, "alias"), "alias %q is already used by a link from %s (line %d)", ls.l.Alias, ls.l.From, prev.node.Line)
 			} else {
 				aliases[pair{ls.l.From, ls.l.Alias}] = ls
 			}
@@ -248,13 +248,13 @@ func (p *parser) linkChecks(bs *bridgeSrc) {
 		}
 		if ls.portsNode == nil {
 			if len(to.c.Expose) == 0 && !to.exposeBroken && from != to {
-				p.add(ls.to, p.child(ls.path, "to"), "%s exposes no ports: the link would open nothing", shorten(ls.l.To))
+				p.add(ls.to, child(ls.path, "to"), "%s exposes no ports: the link would open nothing", shorten(ls.l.To))
 			}
 			ls.l.Ports = p.copyPorts(to.c.Expose)
 			continue
 		}
 		if len(ls.ports) == 0 && !ls.portsBroken {
-			p.add(ls.portsNode, p.child(ls.path, "ports"), "empty: the link would open nothing; leave ports out to open every port %s exposes", shorten(ls.l.To))
+			p.add(ls.portsNode, child(ls.path, "ports"), "empty: the link would open nothing; leave ports out to open every port %s exposes", shorten(ls.l.To))
 		}
 		ex := expose[to]
 		if ex == nil {

@@ -1,6 +1,7 @@
 // Package show turns a live State back into a netctl file, so that
-// `netctl show > netctl.yaml; netctl plan` shows no changes, and describes
-// the file format as a JSON Schema for editors. It is pure: no kernel calls.
+// `netctl show > netctl.yaml; netctl plan` shows no changes. It writes the
+// format as package schema describes it (schema.File). It is pure: no
+// kernel calls.
 package show
 
 import (
@@ -12,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/schema"
@@ -23,7 +24,7 @@ type Result struct {
 	// YAML is the file. Notes are written in it as comments.
 	YAML string
 	// File is what YAML holds.
-	File File
+	File schema.File
 	// Notes say what was seen but is not expressed by the file: ports
 	// attached to a bridge, a person's rules in the user chain, foreign rules
 	// and set elements, and anything the file could not reproduce.
@@ -49,7 +50,11 @@ func Config(live plan.State) Result {
 	if err != nil {
 		r.Notes = append(r.Notes, "the file written here does not load (a bug in netctl show): "+oneLine(err.Error()))
 	} else {
-		r.Residual = plan.Diff(plan.Desired(cfg), live).Changes
+		desired, err := plan.Resolve(plan.Desired(cfg), live)
+		if err != nil {
+			r.Notes = append(r.Notes, "plan with this file would refuse: "+oneLine(err.Error()))
+		}
+		r.Residual = plan.Diff(desired, live).Changes
 		for _, c := range r.Residual {
 			r.Notes = append(r.Notes, fmt.Sprintf("not reproduced: plan with this file would %s %s", c.Action, c.Address))
 		}
@@ -66,7 +71,7 @@ func Config(live plan.State) Result {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // render encodes the file with the notes as comments at its top.
-func render(f File, notes []string, residual bool) (string, error) {
+func render(f schema.File, notes []string, residual bool) (string, error) {
 	var b bytes.Buffer
 	if residual {
 		b.WriteString("# Written by netctl show from the live state, which this file cannot reproduce exactly: see the notes.\n")
@@ -119,9 +124,9 @@ func (w *writer) note(format string, args ...any) {
 	w.notes = append(w.notes, fmt.Sprintf(format, args...))
 }
 
-func (w *writer) file() File {
+func (w *writer) file() schema.File {
 	live := w.live
-	var f File
+	var f schema.File
 	switch v, ok := live.Sysctls[plan.SysctlIPForward]; {
 	case !ok:
 		w.note("%s was not read: ip_forward is left out, so netctl leaves it alone", plan.SysctlIPForward)
@@ -137,6 +142,10 @@ func (w *writer) file() File {
 	for name, b := range live.Bridges {
 		if b.Kind != "bridge" {
 			w.note("interface %q (%s) carries netctl's mark but is not a bridge: left out", name, b.Kind)
+			continue
+		}
+		if err := schema.CheckIfName(name); err != nil {
+			w.note("bridge %q carries netctl's mark but a netctl file cannot name it (%v): left out", name, err)
 			continue
 		}
 		w.names = append(w.names, name)
@@ -378,8 +387,8 @@ func (w *writer) sourceElement(e plan.Element) bool {
 	return true
 }
 
-func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, Bridge], bool) {
-	e := Entry[IfName, Bridge]{Name: IfName(b.Name)}
+func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[schema.IfName, schema.FileBridge], bool) {
+	e := schema.Entry[schema.IfName, schema.FileBridge]{Name: schema.IfName(b.Name)}
 	if len(b.Ports) > 0 {
 		e.Comment = "attached ports, not netctl's: " + strings.Join(b.Ports, ", ")
 		w.note("bridge %q has attached ports, not netctl's: %s", b.Name, strings.Join(b.Ports, ", "))
@@ -395,17 +404,23 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 	if !b.Up {
 		w.note("bridge %q is down; netctl sets its bridges up", b.Name)
 	}
-	if b.Owner != plan.Owner {
-		w.note("bridge %q does not carry netctl's mark (alias %q)", b.Name, b.Owner)
+	if !plan.IsOwned(b.Owner) {
+		w.note("bridge %q does not carry netctl's mark (alias %q): adopt: true is written so that the file applies", b.Name, b.Owner)
 	}
-	e.Value = Bridge{Address: Gateway(b.Addresses[0].String()), MTU: b.MTU}
+	// A bridge netctl did not create applies only with adopt: true (an
+	// adopted one says so with it).
+	e.Value = schema.FileBridge{Address: schema.Gateway(b.Addresses[0].String()), MTU: b.MTU, Adopt: b.Owner != plan.Owner}
 	if !firewall {
 		return e, true
 	}
 	v := &e.Value
 	v.ICC, v.Masquerade = ptr(fa.icc), ptr(fa.masquerade)
 	if fa.sourceRule {
-		v.ExternalInterface = IfName(fa.external)
+		if err := schema.CheckIfName(fa.external); fa.external != "" && err != nil {
+			w.note("bridge %q: the allowed_sources rule names interface %q, which a netctl file cannot (%v): external_interface left out", b.Name, fa.external, err)
+		} else {
+			v.ExternalInterface = schema.IfName(fa.external)
+		}
 	}
 	slices.SortFunc(fa.sources, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
 	for _, p := range fa.sources {
@@ -413,7 +428,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 		if p.IsSingleIP() {
 			s = p.Addr().String()
 		}
-		v.AllowedSources = append(v.AllowedSources, Source(s))
+		v.AllowedSources = append(v.AllowedSources, schema.Source(s))
 	}
 	if len(fa.sources) > 0 && !fa.sourceRule {
 		w.note("bridge %q has allowed sources but no allowed_sources rule", b.Name)
@@ -436,9 +451,9 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 		return names[i] < names[j]
 	})
 	for _, n := range names {
-		v.Containers = append(v.Containers, Entry[ContainerName, Container]{
-			Name:  ContainerName(n),
-			Value: Container{Address: HostAddress(fa.containers[n].String()), Expose: portList(schema.MergePorts(exposed[n]))},
+		v.Containers = append(v.Containers, schema.Entry[schema.ContainerName, schema.FileContainer]{
+			Name:  schema.ContainerName(n),
+			Value: schema.FileContainer{Address: schema.HostAddress(fa.containers[n].String()), Expose: portList(schema.MergePorts(exposed[n]))},
 		})
 	}
 	sort.Slice(pairs, func(i, j int) bool {
@@ -448,15 +463,15 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (Entry[IfName, 
 		return pairs[i][1] < pairs[j][1]
 	})
 	for _, pair := range pairs {
-		v.Links = append(v.Links, Link{From: ContainerName(pair[0]), To: ContainerName(pair[1]), Ports: portList(schema.MergePorts(fa.links[pair]))})
+		v.Links = append(v.Links, schema.FileLink{From: schema.ContainerName(pair[0]), To: schema.ContainerName(pair[1]), Ports: portList(schema.MergePorts(fa.links[pair]))})
 	}
 	return e, true
 }
 
-func portList(ps []schema.Port) Flow[Port] {
-	var out Flow[Port]
+func portList(ps []schema.Port) schema.Flow[schema.FilePort] {
+	var out schema.Flow[schema.FilePort]
 	for _, p := range ps {
-		out = append(out, Port(p.String()))
+		out = append(out, schema.FilePort(p.String()))
 	}
 	return out
 }

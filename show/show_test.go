@@ -70,6 +70,32 @@ bridges:
 	"nothing": `
 firewall: false
 `,
+	"adopted": `
+bridges:
+  uplink0: { address: 10.5.0.1/16, adopt: true }
+  docker0: { address: 172.17.0.1/16 }
+`,
+	// Names YAML would misread unquoted: a merge key, null, booleans,
+	// numbers, indicators.
+	"tricky names": `
+bridges:
+  "<<": { address: 10.1.0.1/24, external_interface: "<<x" }
+  "<<y": { address: 10.16.0.1/24, external_interface: "<<=" }
+  "~": { address: 10.2.0.1/24, external_interface: "null" }
+  "true": { address: 10.3.0.1/24, external_interface: "0x1F" }
+  "-": { address: 10.4.0.1/24, external_interface: "--" }
+  "?a": { address: 10.5.0.1/24, external_interface: "!x" }
+  "&a": { address: 10.6.0.1/24, external_interface: "@b" }
+  "#c": { address: 10.7.0.1/24, external_interface: "a#b" }
+  "[x": { address: 10.8.0.1/24, external_interface: "{y" }
+  "|": { address: 10.9.0.1/24, external_interface: ">" }
+  "1e3": { address: 10.10.0.1/24, external_interface: "1_000" }
+  "a,": { address: 10.11.0.1/24, external_interface: "a-" }
+  ".inf": { address: 10.12.0.1/24, external_interface: "-.5" }
+  "=": { address: 10.13.0.1/24, external_interface: "2001-01-01" }
+  "y": { address: 10.14.0.1/24, external_interface: "Off" }
+  ",": { address: 10.15.0.1/24, external_interface: "a,b" }
+`,
 }
 
 func loadCases(t *testing.T) map[string][]byte {
@@ -99,8 +125,14 @@ func desired(t *testing.T, name string, data []byte) plan.State {
 }
 
 // asLive makes a desired state look read: ip_forward always read, rule
-// handles set.
+// handles set, a bridge to adopt adopted.
 func asLive(s plan.State) plan.State {
+	for name, b := range s.Bridges {
+		if b.Adopt {
+			b.Owner, b.Adopt = plan.Adopted, false
+			s.Bridges[name] = b
+		}
+	}
 	if _, ok := s.Sysctls[plan.SysctlIPForward]; !ok {
 		s.Sysctls[plan.SysctlIPForward] = "0"
 	}
@@ -252,6 +284,12 @@ bridges:
 			},
 			notes:    []string{`bridge "docker0" has 2 addresses`, `bridge "docker0" is down`},
 			residual: []string{"bridge.docker0"},
+		},
+		{
+			name:     "a bridge netctl did not create",
+			edit:     func(s *plan.State) { b := s.Bridges["docker0"]; b.Owner = "uplink"; s.Bridges["docker0"] = b },
+			notes:    []string{`bridge "docker0" does not carry netctl's mark (alias "uplink"): adopt: true is written`},
+			residual: []string{"bridge.docker0"}, // the mark to write
 		},
 		{
 			name:     "no address",

@@ -29,7 +29,7 @@ type target struct {
 }
 
 func (t *target) addFileFlag(c *cobra.Command) {
-	c.Flags().StringVarP(&t.file, "file", "f", schema.DefaultFile, "the netctl YAML file")
+	c.Flags().StringVarP(&t.file, "file", "f", schema.DefaultFile, "the netctl YAML file, or - for standard input")
 }
 
 func (t *target) addKernelFlags(c *cobra.Command) {

@@ -32,7 +32,7 @@ import (
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/kernel"
 	"github.com/netctl/netctl/plan"
-	"github.com/netctl/netctl/show"
+	"github.com/netctl/netctl/schema"
 )
 
 var (
@@ -251,18 +251,20 @@ func TestDriftMetrics(t *testing.T) {
 		"{ 172.17.0.2 . 172.17.0.3 . tcp . 5432 }")
 	nstest.Run(t, "ip", "-n", ns, "link", "add", "br-old", "type", "bridge") // delete: ours, not in the file
 	nstest.Run(t, "ip", "-n", ns, "link", "set", "br-old", "alias", plan.Owner)
-	nstest.Run(t, "ip", "-n", ns, "link", "del", "docker0") // replace: a veth where a bridge belongs
-	nstest.Run(t, "ip", "-n", ns, "link", "add", "docker0", "type", "veth", "peer", "name", "docker0-peer")
-	nstest.Run(t, "ip", "-n", ns, "link", "set", "docker0", "alias", plan.Owner)
+	// Replace: a chain of another priority (its two masquerade rules go
+	// with it, and come back as creates). A bridge is never replaced.
+	nstest.Exec(t, ns, "nft", "flush", "chain", "inet", "netctl", plan.ChainPostrouting)
+	nstest.Exec(t, ns, "nft", "delete", "chain", "inet", "netctl", plan.ChainPostrouting)
+	nstest.Exec(t, ns, "nft", "add", "chain", "inet", "netctl", plan.ChainPostrouting, "{ type nat hook postrouting priority 50; policy accept; }")
 
-	r := planWithMetrics(t, 2, prom, map[string]int{"create": 1, "update": 2, "delete": 1, "replace": 1}, "-f", cfg, "--netns", ns)
-	for _, addr := range []string{"bridge.br-app", "sysctl.net.ipv4.ip_forward", "bridge.docker0.link.web->db", "bridge.br-old", "bridge.docker0"} {
+	r := planWithMetrics(t, 2, prom, map[string]int{"create": 3, "update": 2, "delete": 1, "replace": 1}, "-f", cfg, "--netns", ns)
+	for _, addr := range []string{"bridge.br-app", "sysctl.net.ipv4.ip_forward", "bridge.docker0.link.web->db", "bridge.br-old", "firewall.chain." + plan.ChainPostrouting} {
 		if !strings.Contains(r.stdout, addr) {
 			t.Errorf("the plan does not name %s:\n%s", addr, r.stdout)
 		}
 	}
 	// The same with --json: the metrics do not depend on the rendering.
-	planWithMetrics(t, 2, prom, map[string]int{"create": 1, "update": 2, "delete": 1, "replace": 1}, "-f", cfg, "--netns", ns, "--json")
+	planWithMetrics(t, 2, prom, map[string]int{"create": 3, "update": 2, "delete": 1, "replace": 1}, "-f", cfg, "--netns", ns, "--json")
 
 	mustExit(t, 0, "apply", "-f", cfg, "--netns", ns, "--auto-approve")
 	planWithMetrics(t, 0, prom, zero, "-f", cfg, "--netns", ns)
@@ -932,8 +934,8 @@ printf '%%s\n' "${COMPREPLY[@]}"`, lib)
 
 func TestSchemaCommand(t *testing.T) {
 	r := mustExit(t, 0, "schema")
-	if r.stdout != string(show.SchemaJSON()) {
-		t.Error("netctl schema does not print show.SchemaJSON")
+	if r.stdout != string(schema.JSONSchemaText()) {
+		t.Error("netctl schema does not print schema.JSONSchemaText")
 	}
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netctl/netctl/show"
+	"github.com/netctl/netctl/schema"
 )
 
 func newSchemaCmd() *cobra.Command {
@@ -25,7 +25,7 @@ The schema catches what a schema can; 'netctl validate' checks the rest
 		Example: `  netctl schema > netctl.schema.json`,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			_, err := os.Stdout.Write(show.SchemaJSON())
+			_, err := os.Stdout.Write(schema.JSONSchemaText())
 			return err
 		},
 	}

@@ -28,7 +28,7 @@ and reads no kernel state. Every problem is printed as FILE:LINE:COL: field: wha
 				links += len(b.Links)
 			}
 			fmt.Fprintf(c.OutOrStdout(), "%s is valid: %d bridges, %d containers, %d links.\n",
-				t.file, len(cfg.Bridges), containers, links)
+				cfg.File, len(cfg.Bridges), containers, links)
 			return nil
 		},
 	}

@@ -1,4 +1,4 @@
-package show
+package schema
 
 import (
 	"encoding/json"
@@ -12,12 +12,12 @@ import (
 // modeline, not through this name.
 const SchemaID = "https://github.com/netctl/netctl/netctl.schema.json"
 
-// Schema returns the JSON Schema (draft 2020-12) of the netctl file format,
+// JSONSchema returns the JSON Schema (draft 2020-12) of the netctl file format,
 // generated from File and the types it uses: objects from structs (their
 // yaml names, doc, default, min, max and required tags, no other
 // properties), mappings from Map, lists from slices, and string syntaxes
 // from the leaf types' own descriptions.
-func Schema() map[string]any {
+func JSONSchema() map[string]any {
 	g := &generator{defs: map[string]any{}}
 	root := g.object(reflect.TypeFor[File]())
 	out := map[string]any{
@@ -33,9 +33,9 @@ func Schema() map[string]any {
 	return out
 }
 
-// SchemaJSON is Schema as indented JSON, ending in a newline.
-func SchemaJSON() []byte {
-	data, err := json.MarshalIndent(Schema(), "", "  ")
+// JSONSchemaText is JSONSchema as indented JSON, ending in a newline.
+func JSONSchemaText() []byte {
+	data, err := json.MarshalIndent(JSONSchema(), "", "  ")
 	if err != nil {
 		panic(err) // the schema is made of maps, strings, numbers and booleans
 	}
@@ -57,6 +57,10 @@ var (
 
 type generator struct{ defs map[string]any }
 
+// defName is a type's name in $defs: FileBridge is Bridge, as the file
+// and its readers know it (the Go name only keeps it apart from Config's).
+func defName(t reflect.Type) string { return strings.TrimPrefix(t.Name(), "File") }
+
 func ref(name string) map[string]any { return map[string]any{"$ref": "#/$defs/" + name} }
 
 func (g *generator) schema(t reflect.Type) map[string]any {
@@ -65,21 +69,21 @@ func (g *generator) schema(t reflect.Type) map[string]any {
 	}
 	switch {
 	case t.Implements(leafType):
-		if _, ok := g.defs[t.Name()]; !ok {
-			g.defs[t.Name()] = reflect.Zero(t).Interface().(leaf).jsonSchema()
+		if _, ok := g.defs[defName(t)]; !ok {
+			g.defs[defName(t)] = reflect.Zero(t).Interface().(leaf).jsonSchema()
 		}
-		return ref(t.Name())
+		return ref(defName(t))
 	case t.Implements(mappingType):
 		k, v := reflect.Zero(t).Interface().(mapping).mapTypes()
 		return map[string]any{"type": "object", "propertyNames": g.schema(k), "additionalProperties": g.schema(v)}
 	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if _, ok := g.defs[t.Name()]; !ok {
-			g.defs[t.Name()] = nil // a type that refers to itself stops here
-			g.defs[t.Name()] = g.object(t)
+		if _, ok := g.defs[defName(t)]; !ok {
+			g.defs[defName(t)] = nil // a type that refers to itself stops here
+			g.defs[defName(t)] = g.object(t)
 		}
-		return ref(t.Name())
+		return ref(defName(t))
 	case reflect.Slice:
 		return map[string]any{"type": "array", "items": g.schema(t.Elem())}
 	case reflect.Bool:
@@ -90,7 +94,7 @@ func (g *generator) schema(t reflect.Type) map[string]any {
 	case reflect.String:
 		return map[string]any{"type": "string"}
 	}
-	panic(fmt.Sprintf("show.Schema: no schema for %s", t))
+	panic(fmt.Sprintf("schema.JSONSchema: no schema for %s", t))
 }
 
 // object is a struct's schema: its fields by yaml name, nothing else.
@@ -104,7 +108,7 @@ func (g *generator) object(t reflect.Type) map[string]any {
 			continue
 		}
 		if name == "" {
-			panic(fmt.Sprintf("show.Schema: %s.%s has no yaml name", t.Name(), f.Name))
+			panic(fmt.Sprintf("schema.JSONSchema: %s.%s has no yaml name", t.Name(), f.Name))
 		}
 		p := map[string]any{}
 		for k, v := range g.schema(f.Type) {
@@ -116,7 +120,7 @@ func (g *generator) object(t reflect.Type) map[string]any {
 		if d, ok := f.Tag.Lookup("default"); ok {
 			var v any
 			if err := json.Unmarshal([]byte(d), &v); err != nil {
-				panic(fmt.Sprintf("show.Schema: %s.%s: default %q is not JSON", t.Name(), f.Name, d))
+				panic(fmt.Sprintf("schema.JSONSchema: %s.%s: default %q is not JSON", t.Name(), f.Name, d))
 			}
 			p["default"] = v
 		}
@@ -124,7 +128,7 @@ func (g *generator) object(t reflect.Type) map[string]any {
 			if v, ok := f.Tag.Lookup(tag); ok {
 				n, err := strconv.Atoi(v)
 				if err != nil {
-					panic(fmt.Sprintf("show.Schema: %s.%s: %s %q", t.Name(), f.Name, tag, v))
+					panic(fmt.Sprintf("schema.JSONSchema: %s.%s: %s %q", t.Name(), f.Name, tag, v))
 				}
 				p[kw] = n
 			}
@@ -148,9 +152,9 @@ const (
 	ipv4    = octet + `(\.` + octet + `){3}`
 	portNum = `0*(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})`
 
-	// PatternIfName is a Linux interface name (IFNAMSIZ-1 = 15; the schema
-	// counts characters where the kernel counts bytes).
-	PatternIfName = `^[^/:%\s]{1,15}$`
+	// PatternIfName is an interface name as CheckIfName accepts it: 1-15
+	// printable ASCII characters but / : % " ' ` \\ *, not "." or "..".
+	PatternIfName = `^[!#$&()+,\-.0-9;-\[\]-_a-~]{1,15}$`
 	// PatternContainerName is Docker's container name syntax.
 	PatternContainerName = `^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`
 	// PatternGateway is an IPv4 address with a prefix length of at most 30.
@@ -166,7 +170,7 @@ const (
 func (IfName) jsonSchema() map[string]any {
 	return map[string]any{
 		"type":        "string",
-		"description": "A Linux interface name: 1-15 bytes, no '/', ':', '%' or whitespace, not '.' or '..'.",
+		"description": "A Linux interface name: 1-15 printable ASCII characters, none of / : % \" ' ` \\ * and no whitespace, not '.' or '..'.",
 		"pattern":     PatternIfName,
 		"not":         map[string]any{"enum": []any{".", ".."}},
 		"examples":    []any{"docker0", "eth0"},
@@ -209,7 +213,7 @@ func (Source) jsonSchema() map[string]any {
 	}
 }
 
-func (Port) jsonSchema() map[string]any {
+func (FilePort) jsonSchema() map[string]any {
 	return map[string]any{
 		"description": "A port or an inclusive range of ports: PORT, PORT/PROTO or START-END/PROTO, protocol tcp (default), udp or sctp. A bare number is a tcp port.",
 		"anyOf": []any{
