@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/netctl/netctl/apply"
+	"github.com/netctl/netctl/internal/nsid"
 	"github.com/netctl/netctl/internal/nstest"
 )
 
@@ -135,7 +136,7 @@ func TestKilledApplyIsRolledBackByTheNext(t *testing.T) {
 	} {
 		t.Run(kill.name, func(t *testing.T) {
 			ns := nstest.New(t)
-			journal := filepath.Join(apply.DefaultStateDir, nstest.ID(t, ns).String()+".journal")
+			journal := filepath.Join(apply.DefaultStateDir, nsid.ID(t, ns).String()+".journal")
 			cmd := exec.Command(netctlBinary(t), "apply", "-f", file, "--netns", ns, "--auto-approve")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

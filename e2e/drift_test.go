@@ -140,7 +140,7 @@ func TestDriftRepaired(t *testing.T) {
 			if tc.reach22 != nil {
 				p22, p5432 := web.CannotReach(db22), web.CannotReach(db5432)
 				p22.Want, p5432.Want = *tc.reach22, *tc.reach5432
-				testnet.Expect(t, p22, p5432)
+				testnet.Expect(t, e.withControls(p22, p5432)...)
 			} else {
 				rs := testnet.Check(web.CannotReach(db22), web.Reaches(db5432))
 				// Without its rules the chain's policy decides alone:

@@ -71,7 +71,7 @@ var exampleChecks = map[string]func(t *testing.T, e *env) (blocked []testnet.Pro
 				}
 			}
 		}
-		testnet.Expect(t, blocked...)
+		testnet.Expect(t, e.withControls(blocked...)...)
 		var up []testnet.Probe
 		for _, c := range []*testnet.Container{web, db, dns, cache} {
 			up = append(up, c.Reaches(gw), c.Reaches(out))
@@ -90,7 +90,7 @@ var exampleChecks = map[string]func(t *testing.T, e *env) (blocked []testnet.Pro
 			fromB.CannotReach(web80), fromB.CannotReach(web53),
 			fromC.CannotReach(web80), fromC.CannotReach(web53),
 		}
-		testnet.Expect(t, blocked...)
+		testnet.Expect(t, e.withControls(blocked...)...)
 		outA, outB, outC := e.ListenOutside(t, "tcp", outsideA, 443), e.ListenOutside(t, "tcp", outsideB, 443), e.ListenOutside(t, "udp", outsideC, 53)
 		testnet.Expect(t, web.Reaches(outA), web.Reaches(outB), web.Reaches(outC))
 		wantPeers(t, outA, hostExtA)
@@ -111,7 +111,7 @@ var exampleChecks = map[string]func(t *testing.T, e *env) (blocked []testnet.Pro
 			web.CannotReach(api8080), web.CannotReach(api53),
 			api.CannotReach(web80), api.CannotReach(web22),
 		}
-		testnet.Expect(t, blocked...)
+		testnet.Expect(t, e.withControls(blocked...)...)
 		gwWeb := e.ListenHost(t, "tcp", gw0, 8080)
 		gwAPI := e.ListenHost(t, "tcp", netip.MustParseAddr("172.18.0.1"), 8080)
 		hostExt := e.ListenHost(t, "tcp", hostExtA, 8080)

@@ -62,11 +62,11 @@ func TestPlanApplyDestroy(t *testing.T) {
 	if addrs := e.planAddresses(p); len(addrs) != 0 {
 		t.Errorf("plan --json after apply names changes: %q", addrs)
 	}
-	testnet.Expect(t,
+	testnet.Expect(t, e.withControls(
 		web.Reaches(db5432), web.CannotReach(db22), db.CannotReach(web80),
 		e.FromOutside(outsideA).Reaches(web80), e.FromOutside(outsideB).CannotReach(web80),
 		web.Reaches(out),
-	)
+	)...)
 
 	if out, code := e.netctl("destroy", "-f", p, "--auto-approve"); code != 0 {
 		t.Fatalf("netctl destroy exited %d:\n%s", code, out)

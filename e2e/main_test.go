@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	}
 	repoRoot = filepath.Dir(wd)
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "e2e: not root: every test skips (they need CAP_NET_ADMIN to create network namespaces)")
+		fmt.Fprintln(os.Stderr, "e2e: not root: every test skips, or fails under CI=true (they need CAP_NET_ADMIN to create network namespaces)")
 		os.Exit(m.Run())
 	}
 	tmp, err := os.MkdirTemp("", "netctl-e2e-")
@@ -68,6 +68,8 @@ type env struct {
 	// C holds the containers by name, attached after each apply.
 	C map[string]*testnet.Container
 	n int
+	// hostL are the host's listeners for positive controls, by address.
+	hostL map[netip.Addr]*testnet.Listener
 }
 
 // setup makes the namespaces. It fails (not skips) when the product binary
@@ -78,7 +80,7 @@ func setup(t *testing.T) *env {
 	if buildErr != nil {
 		t.Fatalf("cannot run: %v", buildErr)
 	}
-	return &env{t: t, Net: testnet.New(t), dir: t.TempDir(), C: map[string]*testnet.Container{}}
+	return &env{t: t, Net: testnet.New(t), dir: t.TempDir(), C: map[string]*testnet.Container{}, hostL: map[netip.Addr]*testnet.Listener{}}
 }
 
 // file writes a config into the test's directory and returns its path.
@@ -105,6 +107,10 @@ func (e *env) netctl(args ...string) (string, int) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	if len(args) > 0 && !readOnly[args[0]] {
+		// Whatever it did, even when it failed, may have changed the kernel.
+		defer e.Changed("netctl " + strings.Join(args, " "))
+	}
 	var err error
 	select {
 	case err = <-done:
@@ -124,6 +130,10 @@ func (e *env) netctl(args ...string) (string, int) {
 	return "", -1
 }
 
+// readOnly are the netctl commands that never write: after any other, the
+// probes made before no longer count as positive controls (testnet.Changed).
+var readOnly = map[string]bool{"plan": true, "show": true, "validate": true, "schema": true, "version": true}
+
 // apply writes the config, runs netctl apply on it and fails the test unless
 // it succeeds; then it attaches every container of the config that is not
 // attached yet, so that probes can follow.
@@ -139,6 +149,7 @@ func (e *env) applyFile(path string) {
 		e.t.Fatalf("netctl apply -f %s exited %d:\n%s", filepath.Base(path), code, out)
 	}
 	e.t.Logf("netctl apply -f %s: ok", filepath.Base(path))
+	e.Ready(e.t) // the containers attached before: their ports forward again
 	e.attach(path)
 }
 
@@ -210,9 +221,13 @@ func (e *env) attach(path string) {
 	}
 }
 
-// nft runs nft in the host namespace.
+// nft runs nft in the host namespace. Any command but a listing counts as a
+// change of the firewall (testnet.Changed).
 func (e *env) nft(args ...string) string {
 	e.t.Helper()
+	if len(args) > 0 && args[0] != "list" && !(args[0] == "-a" && len(args) > 1 && args[1] == "list") {
+		defer e.Changed("nft " + strings.Join(args, " "))
+	}
 	return nstest.Exec(e.t, e.Host, "nft", args...)
 }
 
@@ -226,6 +241,62 @@ func (e *env) hasTable() bool {
 func (e *env) sysctl(key string) string {
 	e.t.Helper()
 	return strings.TrimSpace(nstest.Exec(e.t, e.Host, "sysctl", "-n", key))
+}
+
+// controlPort is where the host listens for the positive controls.
+const controlPort = 9099
+
+// withControls returns the probes followed by positive controls for every
+// blocked one (testnet refuses to judge "blocked" without them): the client
+// completes a round trip to the host (a container to its gateway, the outside
+// to the host's external address in its subnet), and the host completes one
+// to the destination. Those paths go through the host's input and output
+// hooks, not forward, where netctl's firewall is; a failing control fails the
+// test like any probe.
+func (e *env) withControls(probes ...testnet.Probe) []testnet.Probe {
+	e.t.Helper()
+	out := append([]testnet.Probe{}, probes...)
+	seen := map[string]bool{}
+	add := func(p testnet.Probe) {
+		if k := p.String(); !seen[k] {
+			seen[k] = true
+			out = append(out, p)
+		}
+	}
+	for _, p := range probes {
+		if p.Want {
+			continue
+		}
+		switch {
+		case p.From.NS == e.Outside:
+			ext := hostExtA
+			if testnet.HostExtB.Contains(p.From.Src) {
+				ext = hostExtB
+			}
+			add(p.From.Reaches(e.hostListener(ext)))
+		case p.From.NS != e.Host:
+			for _, c := range e.C {
+				if c.NS == p.From.NS {
+					add(p.From.Reaches(e.hostListener(c.Gateway)))
+				}
+			}
+		}
+		if p.To.NS != e.Host {
+			add(e.FromHost().Reaches(p.To))
+		}
+	}
+	return out
+}
+
+// hostListener is the host's control listener on addr, made once.
+func (e *env) hostListener(addr netip.Addr) *testnet.Listener {
+	e.t.Helper()
+	if l, ok := e.hostL[addr]; ok {
+		return l
+	}
+	l := e.ListenHost(e.t, "tcp", addr, controlPort)
+	e.hostL[addr] = l
+	return l
 }
 
 // Fixed addresses.

@@ -15,8 +15,12 @@ import (
 // blocked, and every blocked connection is also shown succeeding under a
 // config without the restriction (usually the phase before), so no blocked
 // assertion can pass because of a broken topology. testnet.Expect adds its
-// own guard: a blocked probe passes only if the listener is alive and never
-// received the message.
+// own guards: a blocked probe passes only if the listener is alive and never
+// received the message, and only next to positive controls made since the
+// last change (the client reaches another namespace, the destination is
+// reached from one; env.withControls adds them through the host).
+// TestBrokenFirewallFailsBlockedAssertions shows the blocked assertions fail
+// when netctl's icc rule is missing.
 
 // TestICCOnByDefault: on Docker's default bridge (icc left out, so on),
 // containers reach each other on any port, both ways; icc: false closes
@@ -40,7 +44,7 @@ bridges:
 	testnet.Expect(t, web.Reaches(db5432), web.Reaches(db22), db.Reaches(web80))
 
 	e.apply(off)
-	testnet.Expect(t, web.CannotReach(db5432), web.CannotReach(db22), db.CannotReach(web80))
+	testnet.Expect(t, e.withControls(web.CannotReach(db5432), web.CannotReach(db22), db.CannotReach(web80))...)
 
 	e.apply(on)
 	testnet.Expect(t, web.Reaches(db5432), web.Reaches(db22), db.Reaches(web80))
@@ -80,7 +84,7 @@ bridges:
 	testnet.Expect(t, between(true)...)
 
 	e.apply(cfg(false))
-	testnet.Expect(t, between(false)...)
+	testnet.Expect(t, e.withControls(between(false)...)...)
 	testnet.Expect(t, web.Reaches(gw), db.Reaches(gw), web.Reaches(out), db.Reaches(out))
 }
 
@@ -134,7 +138,7 @@ func TestLinks(t *testing.T) {
 	testnet.Expect(t, all...)
 
 	e.apply(linksConfig(false))
-	testnet.Expect(t, append(opened, closed...)...)
+	testnet.Expect(t, e.withControls(append(opened, closed...)...)...)
 }
 
 // TestLinkRemovedAndRestored: removing a link closes it to new connections,
@@ -181,7 +185,7 @@ bridges:
 	p2 := e.file(cacheOnly)
 	e.applyFile(p2)
 	ping("after removing the web → db link")
-	testnet.Expect(t, web.CannotReach(db5432), web.Reaches(cache6379))
+	testnet.Expect(t, e.withControls(web.CannotReach(db5432), web.Reaches(cache6379))...)
 	e.wantPlanClean(p2)
 
 	e.applyFile(e.file(both))
@@ -222,19 +226,19 @@ bridges:
 	)
 
 	e.apply(cfg("[198.51.100.10]"))
-	testnet.Expect(t,
+	testnet.Expect(t, e.withControls(
 		fromA.Reaches(web80), fromA.Reaches(web53),
 		fromB.CannotReach(web80), fromB.CannotReach(web53),
 		fromC.CannotReach(web80),
 		web.Reaches(outC), web.Reaches(outB), // B may not open, but may answer
-	)
+	)...)
 
 	e.apply(cfg("[198.51.100.0/24]"))
-	testnet.Expect(t,
+	testnet.Expect(t, e.withControls(
 		fromA.Reaches(web80), fromB.Reaches(web80), fromB.Reaches(web53),
 		fromC.CannotReach(web80),
 		web.Reaches(outC),
-	)
+	)...)
 }
 
 // TestMasquerade: with masquerade on, outside hosts see the host's external
@@ -284,7 +288,7 @@ bridges:
 
 	e.apply(cfg(false))
 	// No masquerade and no route back: the replies are lost.
-	testnet.Expect(t, web.CannotReach(outC), web.CannotReach(outA))
+	testnet.Expect(t, e.withControls(web.CannotReach(outC), web.CannotReach(outA))...)
 	e.RouteOutside(t, netip.MustParsePrefix("172.17.0.0/16"))
 	for _, l := range []*testnet.Listener{outC, outCu, outA} {
 		l.Reset()
@@ -331,11 +335,11 @@ bridges:
 	gwWeb := e.ListenHost(t, "tcp", gw0, 8080)
 	gwAPI := e.ListenHost(t, "tcp", netip.MustParseAddr("172.18.0.1"), 8080)
 	out := e.ListenOutside(t, "tcp", outsideC, 443)
-	testnet.Expect(t,
+	testnet.Expect(t, e.withControls(
 		web.CannotReach(api8000), web.CannotReach(api53), api.CannotReach(web80),
 		web.Reaches(gwWeb), api.Reaches(gwAPI),
 		web.Reaches(out), api.Reaches(out),
-	)
+	)...)
 }
 
 // TestFirewallOff: firewall: false writes no firewall at all: netctl's table
@@ -362,7 +366,7 @@ bridges:
 	web, db := e.C["web"], e.C["db"]
 	web80 := web.Listen(t, "tcp", 80)
 	db5432, db22, db53 := db.Listen(t, "tcp", 5432), db.Listen(t, "tcp", 22), db.Listen(t, "udp", 53)
-	testnet.Expect(t, web.CannotReach(db5432), web.CannotReach(db22), web.CannotReach(db53), db.CannotReach(web80))
+	testnet.Expect(t, e.withControls(web.CannotReach(db5432), web.CannotReach(db22), web.CannotReach(db53), db.CannotReach(web80))...)
 
 	e.apply(`
 ip_forward: true
@@ -401,7 +405,7 @@ bridges:
 	web80 := web.Listen(t, "tcp", 80)
 	out := e.ListenOutside(t, "tcp", outsideC, 443)
 	gw := e.ListenHost(t, "tcp", gw0, 8080)
-	testnet.Expect(t, web.CannotReach(out), e.FromOutside(outsideA).CannotReach(web80), web.Reaches(gw))
+	testnet.Expect(t, e.withControls(web.CannotReach(out), e.FromOutside(outsideA).CannotReach(web80), web.Reaches(gw))...)
 
 	e.apply(cfg(true))
 	if got := e.sysctl("net.ipv4.ip_forward"); got != "1" {
@@ -438,7 +442,7 @@ func TestUserChainRule(t *testing.T) {
 	testnet.Expect(t, web.Reaches(db5432), web.Reaches(cache6379))
 
 	e.nft("add", "rule", "inet", "netctl", "user", "ip", "daddr", "172.17.0.3", "tcp", "dport", "5432", "drop")
-	testnet.Expect(t, web.CannotReach(db5432), web.Reaches(cache6379))
+	testnet.Expect(t, e.withControls(web.CannotReach(db5432), web.Reaches(cache6379))...)
 	e.wantPlanClean(p)
 
 	e.applyFile(e.file(userChainConfig))
@@ -447,7 +451,7 @@ func TestUserChainRule(t *testing.T) {
 	if m == nil {
 		t.Fatalf("the user rule is gone after a second apply:\n%s", e.nft("-a", "list", "chain", "inet", "netctl", "user"))
 	}
-	testnet.Expect(t, web.CannotReach(db5432), web.Reaches(cache6379))
+	testnet.Expect(t, e.withControls(web.CannotReach(db5432), web.Reaches(cache6379))...)
 
 	e.nft("delete", "rule", "inet", "netctl", "user", "handle", m[1])
 	testnet.Expect(t, web.Reaches(db5432), web.Reaches(cache6379))
@@ -478,7 +482,7 @@ bridges:
 	}
 	web, db := e.C["web"], e.C["db"]
 	web80, db5432 := web.Listen(t, "tcp", 80), db.Listen(t, "tcp", 5432)
-	testnet.Expect(t, web.CannotReach(db5432), db.CannotReach(web80))
+	testnet.Expect(t, e.withControls(web.CannotReach(db5432), db.CannotReach(web80))...)
 	// Paired: the same connections with netctl's table gone.
 	e.nft("delete", "table", "inet", "netctl")
 	testnet.Expect(t, web.Reaches(db5432), db.Reaches(web80))

@@ -60,7 +60,7 @@ func TestUserSetsAndChainsAreThePersons(t *testing.T) {
 	// And back: the link to cache goes, the person's objects stay.
 	e.apply(userObjectsConfig)
 	e.wantPlanClean(p)
-	testnet.Expect(t, web.Reaches(db5432), web.CannotReach(cache6379), web.CannotReach(db22))
+	testnet.Expect(t, e.withControls(web.Reaches(db5432), web.CannotReach(cache6379), web.CannotReach(db22))...)
 
 	// The set decides: without the element, ssh passes again.
 	e.nft("delete", "element", "inet", "netctl", "user_allow", "{ 172.17.0.2 }")

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -130,11 +129,11 @@ func TestWarningForeignDropPolicy(t *testing.T) {
 
 	// nftables runs every base chain on the hook: netctl's accept of the
 	// link does not override the foreign chain's drop.
-	testnet.Expect(t, web.CannotReach(db5432), web.CannotReach(db22))
+	testnet.Expect(t, e.withControls(web.CannotReach(db5432), web.CannotReach(db22))...)
 	// Nor does an apply (it has nothing to change, and must not touch the
 	// foreign table).
 	e.applyFile(path)
-	testnet.Expect(t, web.CannotReach(db5432))
+	testnet.Expect(t, e.withControls(web.CannotReach(db5432))...)
 	if out := e.nft("list", "table", "ip", "filter"); !strings.Contains(out, "policy drop") {
 		t.Errorf("apply changed the foreign table:\n%s", out)
 	}
@@ -209,13 +208,11 @@ func TestWarningWhichChains(t *testing.T) {
 
 	// What Docker itself does with iptables-nft: iptables -P FORWARD DROP.
 	t.Run("iptables -P FORWARD DROP", func(t *testing.T) {
-		if _, err := exec.LookPath("iptables"); err != nil {
-			t.Skip("iptables is not installed")
-		}
+		nstest.RequireTool(t, "iptables", "the iptables-nft case needs it (apt-get install iptables)")
 		defer e.use(t)()
 		out := nstest.Exec(t, e.Host, "iptables", "-V")
 		if !strings.Contains(out, "nf_tables") {
-			t.Skipf("iptables is not the nf_tables variant (%s): netctl cannot see legacy xtables policies", strings.TrimSpace(out))
+			nstest.Skip(t, "iptables is not the nf_tables variant (%s): netctl cannot see legacy xtables policies", strings.TrimSpace(out))
 		}
 		nstest.Exec(t, e.Host, "iptables", "-P", "FORWARD", "DROP")
 		defer e.nft("delete", "table", "ip", "filter")

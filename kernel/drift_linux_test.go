@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -411,9 +410,7 @@ func TestDrift(t *testing.T) {
 		{
 			name: "an iptables rule",
 			drift: func(d *driftCtx) {
-				if _, err := exec.LookPath("iptables"); err != nil {
-					d.t.Skip("iptables is not installed: cannot add an iptables rule")
-				}
+				nstest.RequireTool(d.t, "iptables", "cannot add an iptables rule (apt-get install iptables)")
 				nstest.Exec(d.t, d.ns, "iptables", "-A", "FORWARD", "-s", "192.0.2.1/32", "-j", "DROP")
 				nstest.Exec(d.t, d.ns, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "172.17.0.0/16", "!", "-o", "docker0", "-j", "MASQUERADE")
 				if out := nstest.Exec(d.t, d.ns, "iptables", "-S", "FORWARD"); !strings.Contains(out, "192.0.2.1/32") {

@@ -34,9 +34,7 @@ func openNS(t testing.TB) (*Handle, string) {
 
 func requireNft(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("needs the nft CLI as an independent observer (apt-get install nftables)")
-	}
+	nstest.RequireTool(t, "nft", "needs the nft CLI as an independent observer (apt-get install nftables)")
 }
 
 func read(t testing.TB, h *Handle, scope plan.Scope) plan.State {
@@ -639,9 +637,7 @@ func TestErrPermission(t *testing.T) {
 		return
 	}
 	nstest.RequireRoot(t)
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("needs setpriv (util-linux) to drop CAP_NET_ADMIN")
-	}
+	nstest.RequireTool(t, "setpriv", "needs setpriv (util-linux) to drop CAP_NET_ADMIN")
 	ns := nstest.New(t)
 	cmd := exec.Command("setpriv", "--bounding-set", "-net_admin", os.Args[0], "-test.run", "^TestErrPermission$", "-test.v")
 	cmd.Env = append(os.Environ(), "NETCTL_KERNEL_EPERM_NS="+ns)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/internal/nsid"
 	"github.com/netctl/netctl/internal/nstest"
 )
 
@@ -55,7 +56,7 @@ func TestNamespaceIdentity(t *testing.T) {
 	if id, err := NamespaceIDOf(alias); err != nil || id != h.NamespaceID() {
 		t.Errorf("NamespaceIDOf(%q) = %v, %v; want %v", alias, id, err, h.NamespaceID())
 	}
-	if want := nstest.ID(t, ns); h.NamespaceID() != want {
+	if want := nsid.ID(t, ns); h.NamespaceID() != want {
 		t.Errorf("identity %v, stat of /run/netns/%s says %v", h.NamespaceID(), ns, want)
 	}
 	for _, bad := range []string{"../netns/" + ns, ".", ".."} {

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/schema"
 )
 
@@ -18,10 +19,7 @@ import (
 // namespace of its own, made for the nft process and gone with it, so the
 // machine's namespace is not even read.
 func TestNFTValidates(t *testing.T) {
-	nft, err := exec.LookPath("nft")
-	if err != nil {
-		t.Skip("nft is not installed: cannot check the script against the kernel")
-	}
+	nft := nstest.RequireTool(t, "nft", "cannot check the script against the kernel (apt-get install nftables)")
 	cfg := fullConfig()
 	// Port ranges, both protocols, all ports, merged ranges.
 	b := &cfg.Bridges[0]
@@ -52,10 +50,10 @@ func TestNFTValidates(t *testing.T) {
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
 			if errors.Is(err, syscall.EPERM) {
-				t.Skipf("nft -c needs CAP_NET_ADMIN, and a namespace of its own CAP_SYS_ADMIN: %v", err)
+				nstest.Skip(t, "nft -c needs CAP_NET_ADMIN, and a namespace of its own CAP_SYS_ADMIN: %v", err)
 			}
 			if err != nil && strings.Contains(out.String(), "Operation not permitted") {
-				t.Skipf("nft -c needs CAP_NET_ADMIN: %s", out.String())
+				nstest.Skip(t, "nft -c needs CAP_NET_ADMIN: %s", out.String())
 			}
 			if err != nil {
 				t.Fatalf("nft -c -f rejects the script: %v\n%s\n--- script ---\n%s", err, out.String(), numbered(tt.script))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/netctl/netctl/apply"
+	"github.com/netctl/netctl/internal/nsid"
 	"github.com/netctl/netctl/internal/nstest"
 )
 
@@ -41,8 +42,8 @@ func TestNetnsIsANameNotAPath(t *testing.T) {
 	nstest.RequireRoot(t)
 	ns := nstest.New(t)
 	file := writeFile(t, t.TempDir(), "base.yaml", confirmBase)
-	hostKey := nstest.IDOfPath(t, "/proc/self/ns/net").String() // the namespace the tests run in
-	nsKey := nstest.ID(t, ns).String()
+	hostKey := nsid.IDOfPath(t, "/proc/self/ns/net").String() // the namespace the tests run in
+	nsKey := nsid.ID(t, ns).String()
 	ruleset := func() string {
 		return nstest.Exec(t, ns, "nft", "list", "ruleset") + nstest.Run(t, "ip", "-n", ns, "-br", "link")
 	}
@@ -125,7 +126,7 @@ func namedNS(t *testing.T, name string) {
 		t.Fatalf("namespace %s exists already: this test needs that name for itself", name)
 	}
 	nstest.Run(t, "ip", "netns", "add", name)
-	key := nstest.ID(t, name).String()
+	key := nsid.ID(t, name).String()
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "netns", "del", name).Run()
 		for _, f := range stateFiles(t, key) {
@@ -250,7 +251,7 @@ func TestAliasesShareOneLock(t *testing.T) {
 		t.Cleanup(func() { _ = os.Remove(path) })
 		nstest.Run(t, "mount", "--bind", "/run/netns/"+ns, path)
 		t.Cleanup(func() { _ = exec.Command("umount", path).Run() })
-		if nstest.ID(t, alias) != nstest.ID(t, ns) {
+		if nsid.ID(t, alias) != nsid.ID(t, ns) {
 			t.Fatalf("alias %s is not namespace %s", alias, ns)
 		}
 		names = append(names, where{name: alias})
@@ -306,7 +307,7 @@ func TestAliasesShareOneLock(t *testing.T) {
 func TestStateFilesGoWithTheNamespace(t *testing.T) {
 	nstest.RequireRoot(t)
 	ns := nstest.New(t)
-	key := nstest.ID(t, ns).String()
+	key := nsid.ID(t, ns).String()
 	file := writeFile(t, t.TempDir(), "base.yaml", confirmBase)
 	mustExit(t, 0, "apply", "-f", file, "--netns", ns, "--auto-approve")
 	mustExit(t, 0, "destroy", "--netns", ns, "--auto-approve")
@@ -399,7 +400,7 @@ func TestWithoutPrivilegeNetnsSaysWhatIsNeeded(t *testing.T) {
 func TestGarbageJournal(t *testing.T) {
 	nstest.RequireRoot(t)
 	ns, before, changed := confirmSetup(t)
-	journal := filepath.Join(apply.DefaultStateDir, nstest.ID(t, ns).String()+".journal")
+	journal := filepath.Join(apply.DefaultStateDir, nsid.ID(t, ns).String()+".journal")
 	if err := os.WriteFile(journal, []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -464,22 +464,11 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) int {
 	return 0
 }
 
-// awaitState polls the namespace until its state is want, and returns how
-// long that took; it fails after limit.
-func awaitState(t *testing.T, ns, want string, limit time.Duration, bridges ...string) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		got := liveState(t, ns, bridges...)
-		if got == want {
-			return time.Since(start)
-		}
-		if time.Since(start) > limit {
-			t.Fatalf("state not restored within %s:\n%s\nwant:\n%s", limit, got, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// exitBound bounds the wait for a netctl process to end. It is a backstop
+// against a hung process on a loaded machine, not a measure: the confirm
+// tests assert on events (the exit, what it said, the kernel read after),
+// never on how long they took.
+const exitBound = 2 * time.Minute
 
 func TestConfirmTimeout(t *testing.T) {
 	const timeout = 2 * time.Second
@@ -487,22 +476,22 @@ func TestConfirmTimeout(t *testing.T) {
 		ns, before, changed := confirmSetup(t)
 		p := start(t, "apply", "-f", changed, "--netns", ns, "--auto-approve", "--confirm-timeout", timeout.String())
 		p.waitLine(t, "Confirm within", 30*time.Second)
-		seen := time.Now()
 		if now := liveState(t, ns, "docker0", "br-new"); now == before {
 			t.Fatal("the change is not in place while waiting for confirmation")
 		}
 		if !strings.Contains(nstest.Run(t, "ip", "-n", ns, "link", "show", "docker0"), "mtu 1400") {
 			t.Fatal("docker0 does not have the new MTU while waiting")
 		}
-		awaitState(t, ns, before, timeout+time.Second, "docker0", "br-new")
-		if took := time.Since(seen); took > timeout+time.Second {
-			t.Errorf("rolled back after %s, want within %s", took, timeout+time.Second)
-		}
-		if code := p.wait(t, 10*time.Second); code != 1 {
+		// The events: netctl ends, says it rolled back, and the kernel
+		// reads as before.
+		if code := p.wait(t, exitBound); code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
 		if !strings.Contains(p.errText(), "Not confirmed in time: the change was rolled back.") {
 			t.Errorf("stderr does not say so:\n%s", p.errText())
+		}
+		if got := liveState(t, ns, "docker0", "br-new"); got != before {
+			t.Errorf("not rolled back:\n%s\nwant:\n%s", got, before)
 		}
 		if strings.Contains(nstest.Run(t, "ip", "-n", ns, "link", "show"), "br-new") {
 			t.Error("br-new is still there")
@@ -522,12 +511,10 @@ func TestConfirmTimeout(t *testing.T) {
 		if !strings.Contains(r.stdout, "Confirmation sent.") {
 			t.Errorf("confirm says:\n%s", r)
 		}
-		confirmed := time.Now()
-		if code := p.wait(t, 5*time.Second); code != 0 {
+		// The confirmation ends the wait (the timeout is 20s, the bound a
+		// backstop): netctl exits 0 saying it kept the change.
+		if code := p.wait(t, exitBound); code != 0 {
 			t.Fatalf("exit %d, want 0:\n%s\n%s", code, p.stdout.String(), p.errText())
-		}
-		if took := time.Since(confirmed); took > 2*time.Second {
-			t.Errorf("apply ended %s after the confirmation", took)
 		}
 		if !strings.Contains(p.errText(), "Confirmed: the change is kept.") || !strings.Contains(p.stdout.String(), "Apply complete!") {
 			t.Errorf("apply does not say it kept the change:\n%s\n%s", p.stdout.String(), p.errText())
@@ -575,7 +562,7 @@ func TestConfirmTimeout(t *testing.T) {
 		p := start(t, "apply", "-f", changed, "--netns", ns, "--auto-approve", "--confirm-timeout", "60s")
 		p.waitLine(t, "Confirm within", 30*time.Second)
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		p.wait(t, 5*time.Second)
+		p.wait(t, exitBound)
 		if liveState(t, ns, "docker0", "br-new") == before {
 			t.Fatal("the change is not in place after the kill")
 		}
@@ -602,9 +589,7 @@ type tmux struct {
 
 func newTmux(t *testing.T, command string) *tmux {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux is not installed (apt-get install tmux): the terminal test needs it")
-	}
+	nstest.RequireTool(t, "tmux", "the terminal test needs it (apt-get install tmux)")
 	x := &tmux{t: t, socket: fmt.Sprintf("netctl-ops-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	x.run("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "200", "-y", "50", command)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
@@ -650,15 +635,20 @@ func TestConfirmTimeoutTerminal(t *testing.T) {
 		x.run("send-keys", "-t", "t", "yes", "Enter")
 		x.waitFor("Confirm within 3s", 30*time.Second)
 		x.run("send-keys", "-t", "t", "Enter")
-		sc := x.waitFor("EXIT=", 5*time.Second)
+		sc := x.waitFor("EXIT=", exitBound)
 		if !strings.Contains(sc, "Confirmed: the change is kept.") || !strings.Contains(sc, "EXIT=0") {
 			t.Fatalf("terminal:\n%s", sc)
 		}
-		time.Sleep(timeout + 500*time.Millisecond)
+		// netctl has exited, so no timer of its can roll back any more:
+		// the change is in the kernel and no journal is left for the next
+		// run to roll back.
 		if liveState(t, ns, "docker0", "br-new") == before {
 			t.Fatal("the change was not kept")
 		}
-		mustExit(t, 0, "plan", "-f", changed, "--netns", ns, "--detailed-exitcode")
+		r := mustExit(t, 0, "plan", "-f", changed, "--netns", ns, "--detailed-exitcode")
+		if strings.Contains(r.stdout+r.stderr, "rolls it back") {
+			t.Errorf("a journal is left after the confirmation:\n%s", r)
+		}
 	})
 	t.Run("no Enter: rolled back", func(t *testing.T) {
 		ns, before, changed := confirmSetup(t)
@@ -666,14 +656,12 @@ func TestConfirmTimeoutTerminal(t *testing.T) {
 		x.waitFor("Only 'yes' will be accepted", 30*time.Second)
 		x.run("send-keys", "-t", "t", "yes", "Enter")
 		x.waitFor("Confirm within 3s", 30*time.Second)
-		seen := time.Now()
-		awaitState(t, ns, before, timeout+time.Second, "docker0", "br-new")
-		if took := time.Since(seen); took > timeout+time.Second {
-			t.Errorf("rolled back after %s, want within %s", took, timeout+time.Second)
-		}
-		sc := x.waitFor("EXIT=", 5*time.Second)
+		sc := x.waitFor("EXIT=", exitBound)
 		if !strings.Contains(sc, "Not confirmed in time: the change was rolled back.") || !strings.Contains(sc, "EXIT=1") {
 			t.Fatalf("terminal:\n%s", sc)
+		}
+		if got := liveState(t, ns, "docker0", "br-new"); got != before {
+			t.Errorf("not rolled back:\n%s\nwant:\n%s", got, before)
 		}
 	})
 	t.Run("no yes: nothing applied", func(t *testing.T) {
@@ -681,7 +669,7 @@ func TestConfirmTimeoutTerminal(t *testing.T) {
 		x := newTmux(t, command(ns, changed))
 		x.waitFor("Only 'yes' will be accepted", 30*time.Second)
 		x.run("send-keys", "-t", "t", "no", "Enter")
-		sc := x.waitFor("EXIT=", 10*time.Second)
+		sc := x.waitFor("EXIT=", exitBound)
 		if !strings.Contains(sc, "Apply cancelled") || !strings.Contains(sc, "EXIT=1") {
 			t.Fatalf("terminal:\n%s", sc)
 		}
@@ -752,9 +740,7 @@ func task(t *testing.T, tasks []ansibleTask, name string) ansibleTask {
 }
 
 func TestAnsiblePlaybook(t *testing.T) {
-	if _, err := exec.LookPath("ansible-playbook"); err != nil {
-		t.Skip("ansible-playbook is not installed (apt-get install ansible-core): the playbook test needs it")
-	}
+	nstest.RequireTool(t, "ansible-playbook", "the playbook test needs it (apt-get install ansible-core)")
 	needBinary(t)
 	ns := nstest.New(t)
 	dir := t.TempDir()
@@ -854,9 +840,7 @@ func TestSystemdUnits(t *testing.T) {
 		t.Errorf("ExecStart flags: %v", err)
 	}
 
-	if _, err := exec.LookPath("systemd-analyze"); err != nil {
-		t.Skip("systemd-analyze is not installed: the units are not verified")
-	}
+	nstest.RequireTool(t, "systemd-analyze", "the units are not verified (apt-get install systemd)")
 	needBinary(t)
 	dir := t.TempDir()
 	writeFile(t, dir, "netctl-drift.service", strings.Replace(string(svc), string(exec0[1]), opsBin, 1))
@@ -917,7 +901,7 @@ func TestCompletion(t *testing.T) {
 	// The bash script itself, as bash runs it on Tab.
 	const lib = "/usr/share/bash-completion/bash_completion"
 	if _, err := os.Stat(lib); err != nil {
-		t.Skip("bash-completion is not installed (apt-get install bash-completion): the bash script is not run")
+		nstest.Skip(t, "bash-completion is not installed (apt-get install bash-completion): the bash script is not run")
 	}
 	script := fmt.Sprintf(`source %s
 source <(netctl completion bash)

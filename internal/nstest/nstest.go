@@ -5,26 +5,54 @@ package nstest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/netctl/netctl/plan"
 )
 
 // netctlStateDir is apply.DefaultStateDir (not imported: nstest is below
 // every package it serves).
 const netctlStateDir = "/run/netctl"
 
-// RequireRoot skips the test, with the reason, when not running as root.
+// CI reports whether the tests run under CI (CI=true, as CI services set
+// it). There a test that lacks what it needs fails instead of skipping: a CI
+// run must not pass by proving nothing.
+func CI() bool {
+	v := os.Getenv("CI")
+	return v == "true" || v == "1"
+}
+
+// Skip skips the test with the reason; under CI it fails it instead.
+func Skip(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if CI() {
+		t.Fatalf("CI=true, so this test may not skip: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// RequireRoot skips the test, with the reason, when not running as root
+// (under CI it fails).
 func RequireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_NET_ADMIN) to create network namespaces; run the suite as root")
+		Skip(t, "needs root (CAP_NET_ADMIN) to create network namespaces; run the suite as root")
 	}
+}
+
+// RequireTool returns the path of the named program, or skips the test
+// saying which package provides it (under CI it fails).
+func RequireTool(t testing.TB, name, why string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Skip(t, "%s is not installed: %s", name, why)
+	}
+	return p
 }
 
 // Prefix starts the name of every namespace a test makes: "nctest-", or
@@ -45,7 +73,7 @@ func New(t testing.TB) string {
 	_, _ = rand.Read(b)
 	name := Prefix() + hex.EncodeToString(b)
 	Run(t, "ip", "netns", "add", name)
-	key := ID(t, name).String()
+	key := stateKey(t, "/run/netns/"+name)
 	t.Cleanup(func() {
 		_ = exec.Command("ip", "netns", "del", name).Run()
 		// A journal or confirmation a failed test may leave would outlive
@@ -64,22 +92,16 @@ func New(t testing.TB) string {
 	return name
 }
 
-// ID is the identity of the named namespace (device and inode of its nsfs
-// file): netctl's files in /run/netctl are named by ID(t, name).String().
-func ID(t testing.TB, name string) plan.NamespaceID {
-	t.Helper()
-	return IDOfPath(t, "/run/netns/"+name)
-}
-
-// IDOfPath is the identity of the namespace at an nsfs path (e.g.
-// /proc/PID/ns/net).
-func IDOfPath(t testing.TB, path string) plan.NamespaceID {
+// stateKey names the files netctl keeps for the namespace at path in
+// /run/netctl: plan.NamespaceID's String (not imported: plan's own tests use
+// nstest).
+func stateKey(t testing.TB, path string) string {
 	t.Helper()
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
 		t.Fatalf("namespace %s: %v", path, err)
 	}
-	return plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}
+	return fmt.Sprintf("netns-%d-%d", st.Dev, st.Ino)
 }
 
 // Run runs a command and fails the test, showing its output, if it fails.

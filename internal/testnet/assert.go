@@ -57,10 +57,17 @@ type Result struct {
 	Peer     netip.AddrPort
 	// AliveErr is the listener's own liveness check, done for blocked probes.
 	AliveErr error
+	// Unproven says why a probe that looks blocked proves nothing: it lacks
+	// a positive control, or it failed before leaving the client.
+	Unproven string
 }
 
-// Run runs the probe once.
-func (p Probe) Run() Result {
+// Run runs the probe once and judges it as Check does: a blocked probe
+// needs a positive control (control.go).
+func (p Probe) Run() Result { return Check(p)[0] }
+
+// run runs the probe once, without judging.
+func (p Probe) run() Result {
 	timeout := p.Timeout
 	if timeout == 0 {
 		timeout = DefaultTimeout
@@ -80,9 +87,10 @@ func (p Probe) Run() Result {
 
 // Problem says why the result does not match what the probe expected, or ""
 // when it does. A blocked probe passes only if (1) the client got no echo,
-// (2) the listener never received the message, not even one way, and (3) the
+// (2) the listener never received the message, not even one way, (3) the
 // listener itself is demonstrably up (Listener.Alive): a connection to a dead
-// listener proves nothing about the firewall.
+// listener proves nothing about the firewall, and (4) the probe failed on the
+// wire, next to positive controls on the same topology (control.go).
 func (r Result) Problem() string {
 	p := r.Probe
 	if p.Want {
@@ -98,8 +106,20 @@ func (r Result) Problem() string {
 		return fmt.Sprintf("%s: want blocked: the client got no echo (%s) but the listener received the message from %s — blocked one way only", p, describe(r.Err), r.Peer)
 	case r.AliveErr != nil:
 		return fmt.Sprintf("%s: cannot prove blocked: the listener does not answer even inside its own namespace: %v", p, r.AliveErr)
+	case r.Unproven != "":
+		return r.Unproven
 	}
 	return ""
+}
+
+// onTheWire reports whether err is how a connection fails when the network
+// (a firewall, a missing route on the way) stops it: a timeout, a refusal or
+// an ICMP unreachable. Anything else (a source address that does not exist,
+// a namespace that cannot be entered) happened before the probe left the
+// client and proves nothing about the path.
+func onTheWire(err error) bool {
+	return isTimeout(err) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 // Outcome is a short word for the result: "ok", "timeout", "refused", ...
@@ -127,7 +147,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te) && te.Timeout()
 }
 
-// Check runs the probes concurrently and returns their results in order.
+// Check runs the probes concurrently and returns their results in order,
+// judged: a blocked probe without a positive control (control.go) has a
+// Problem.
 func Check(probes ...Probe) []Result {
 	out := make([]Result, len(probes))
 	var wg sync.WaitGroup
@@ -135,10 +157,22 @@ func Check(probes ...Probe) []Result {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i] = p.Run()
+			out[i] = p.run()
 		}()
 	}
 	wg.Wait()
+	// Every round trip of the batch counts as a positive control, for the
+	// batch itself and for what follows until the next change.
+	note(out)
+	for i, r := range out {
+		switch {
+		case r.Probe.Want || r.Err == nil:
+		case !onTheWire(r.Err):
+			out[i].Unproven = fmt.Sprintf("%s: cannot judge blocked: the probe failed before reaching the network: %v", r.Probe, r.Err)
+		default:
+			out[i].Unproven = uncontrolled(r.Probe)
+		}
+	}
 	return out
 }
 

@@ -47,6 +47,9 @@ type Net struct {
 	mu         sync.Mutex
 	containers map[string]*Container
 	nveth      int
+
+	// ledger holds the positive controls probes proved (control.go).
+	ledger ledger
 }
 
 // Container is a namespace whose eth0 is attached to a bridge of the host.
@@ -82,6 +85,9 @@ func New(t testing.TB) *Net {
 		Outside:    nstest.New(t),
 		containers: map[string]*Container{},
 	}
+	n.join(t, n.Host)
+	n.join(t, n.Outside)
+	n.Changed("")
 	nstest.Run(t, "ip", "-n", n.Host, "link", "add", ExternalInterface, "type", "veth",
 		"peer", "name", "eth0", "netns", n.Outside)
 	for _, a := range []netip.Prefix{HostExtA, HostExtB} {
@@ -93,6 +99,9 @@ func New(t testing.TB) *Net {
 	}
 	nstest.Run(t, "ip", "-n", n.Outside, "link", "set", "eth0", "up")
 	nstest.Run(t, "ip", "-n", n.Outside, "route", "add", "default", "via", HostExtA.Addr().String())
+	if err := WaitReady(ReadyLimit, End{n.Host, ExternalInterface}, End{n.Outside, "eth0"}); err != nil {
+		t.Fatalf("testnet: external link: %v", err)
+	}
 	return n
 }
 
@@ -100,7 +109,9 @@ var ifname = regexp.MustCompile(`[^a-zA-Z0-9]`)
 
 // AddContainer makes a container namespace with eth0 = addr and a default
 // route via gw, and attaches the host end of its veth to bridge, which must
-// already exist in the host namespace (call it after netctl apply).
+// already exist in the host namespace (call it after netctl apply). It
+// returns once both ends of the veth have carrier and the bridge port is
+// forwarding (WaitReady), and fails the test if that takes over ReadyLimit.
 func (n *Net) AddContainer(t testing.TB, name, bridge string, addr netip.Prefix, gw netip.Addr) *Container {
 	t.Helper()
 	n.mu.Lock()
@@ -120,6 +131,7 @@ func (n *Net) AddContainer(t testing.TB, name, bridge string, addr netip.Prefix,
 		Addr: addr.Addr(), Prefix: addr, Gateway: gw,
 		Bridge: bridge, HostVeth: veth,
 	}
+	n.join(t, c.NS)
 	nstest.Run(t, "ip", "-n", n.Host, "link", "add", veth, "type", "veth",
 		"peer", "name", "eth0", "netns", c.NS)
 	nstest.Run(t, "ip", "-n", n.Host, "link", "set", veth, "master", bridge)
@@ -127,11 +139,42 @@ func (n *Net) AddContainer(t testing.TB, name, bridge string, addr netip.Prefix,
 	nstest.Run(t, "ip", "-n", c.NS, "addr", "add", addr.String(), "dev", "eth0")
 	nstest.Run(t, "ip", "-n", c.NS, "link", "set", "eth0", "up")
 	nstest.Run(t, "ip", "-n", c.NS, "route", "add", "default", "via", gw.String())
+	// Ready means ready to carry traffic: both ends have carrier and the
+	// bridge port forwards. Until then a probe could time out and pass for
+	// "blocked".
+	if err := WaitReady(ReadyLimit, End{n.Host, veth}, End{c.NS, "eth0"}); err != nil {
+		t.Fatalf("testnet: container %s: %v", name, err)
+	}
+	n.Changed("container " + name + " attached")
 
 	n.mu.Lock()
 	n.containers[name] = c
 	n.mu.Unlock()
 	return c
+}
+
+// Ready waits, as AddContainer does, until every container's veth has
+// carrier at both ends and its bridge port forwards: after a change to the
+// host (an apply that touched a bridge) nothing is probed through a port
+// that is not forwarding again yet.
+func (n *Net) Ready(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	var ends []End
+	for _, c := range n.containers {
+		ends = append(ends, End{n.Host, c.HostVeth}, End{c.NS, "eth0"})
+	}
+	n.mu.Unlock()
+	if err := WaitReady(ReadyLimit, ends...); err != nil {
+		t.Fatalf("testnet: %v", err)
+	}
+}
+
+// join makes ns part of the topology for the positive-control ledger, until
+// the test ends.
+func (n *Net) join(t testing.TB, ns string) {
+	register(n, ns)
+	t.Cleanup(func() { unregister(ns) })
 }
 
 // Container returns a container added before, or fails the test.
@@ -152,6 +195,7 @@ func (n *Net) Container(t testing.TB, name string) *Container {
 func (n *Net) RouteOutside(t testing.TB, dst netip.Prefix) {
 	t.Helper()
 	nstest.Run(t, "ip", "-n", n.Outside, "route", "replace", dst.String(), "via", HostExtA.Addr().String())
+	n.Changed("outside route to " + dst.String() + " added")
 }
 
 // Listen starts an echo listener in the container, on its own address.
@@ -200,4 +244,5 @@ func (n *Net) FromHost() Client { return Client{Name: "host", NS: n.Host} }
 func (n *Net) DelOutsideDefaultRoute(t testing.TB) {
 	t.Helper()
 	nstest.Run(t, "ip", "-n", n.Outside, "route", "del", "default")
+	n.Changed("outside default route deleted")
 }

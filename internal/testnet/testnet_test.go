@@ -1,10 +1,12 @@
 package testnet
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,9 +28,11 @@ func handBridge(t *testing.T, n *Net) {
 	nstest.Run(t, "ip", "-n", n.Host, "link", "set", "br0", "up")
 }
 
-func sysctl(t *testing.T, ns, key, value string) {
+// sysctl writes a sysctl of the host namespace and tells the ledger.
+func sysctl(t *testing.T, n *Net, key, value string) {
 	t.Helper()
-	nstest.Exec(t, ns, "sysctl", "-q", "-w", key+"="+value)
+	nstest.Exec(t, n.Host, "sysctl", "-q", "-w", key+"="+value)
+	n.Changed("sysctl " + key + "=" + value)
 }
 
 func TestTopology(t *testing.T) {
@@ -92,22 +96,23 @@ func TestClosedPortFailsFast(t *testing.T) {
 	handBridge(t, n)
 	a := n.AddContainer(t, "a", "br0", addrA, gw)
 	n.AddContainer(t, "b", "br0", addrB, gw)
+	// A closed port answers with a refusal (TCP RST, ICMP port
+	// unreachable), an event, well before the generous timeout: the probe
+	// does not wait it out.
 	for _, proto := range []string{"tcp", "udp"} {
-		start := time.Now()
-		err := Dial(a.NS, netip.Addr{}, proto, addrB.Addr(), 9, 2*time.Second)
-		took := time.Since(start)
+		err := Dial(a.NS, netip.Addr{}, proto, addrB.Addr(), 9, 30*time.Second)
 		if err == nil {
 			t.Fatalf("%s to a closed port succeeded", proto)
 		}
-		if !strings.Contains(describe(err), "refused") || took > 500*time.Millisecond {
-			t.Errorf("%s to a closed port: %v after %v; want refused, fast", proto, err, took)
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("%s to a closed port: %v; want refused", proto, err)
 		}
 	}
-	// A dead address times out within the timeout, not later.
-	start := time.Now()
+	// A dead address answers nothing: the probe ends by its own deadline
+	// (a timeout error), not by anything the network said.
 	err := Dial(a.NS, netip.Addr{}, "tcp", netip.MustParseAddr("172.17.9.9"), 80, 300*time.Millisecond)
-	if err == nil || time.Since(start) > 600*time.Millisecond {
-		t.Errorf("dial to nobody: %v after %v", err, time.Since(start))
+	if err == nil || !isTimeout(err) {
+		t.Errorf("dial to nobody: %v; want a timeout", err)
 	}
 }
 
@@ -142,10 +147,17 @@ func TestOutsideNeedsForwarding(t *testing.T) {
 	out := n.ListenOutside(t, "tcp", OutsideC.Addr(), 443)
 	from := n.FromOutside(OutsideA.Addr())
 
-	sysctl(t, n.Host, "net.ipv4.ip_forward", "0")
-	Expect(t, from.CannotReach(a80), from.CannotReach(a53), a.CannotReach(out))
+	sysctl(t, n, "net.ipv4.ip_forward", "0")
+	// Positive controls: every end works where nothing is forwarded (the
+	// host's own addresses, the host to the container and to the outside).
+	hostA, hostGw := n.ListenHost(t, "tcp", HostExtA.Addr(), 8080), n.ListenHost(t, "tcp", gw, 8080)
+	Expect(t,
+		from.Reaches(hostA), a.Reaches(hostGw), n.FromHost().Reaches(a80), n.FromHost().Reaches(out),
+		from.CannotReach(a80), from.CannotReach(a53), a.CannotReach(out))
+	a80.Reset()
+	out.Reset()
 
-	sysctl(t, n.Host, "net.ipv4.ip_forward", "1")
+	sysctl(t, n, "net.ipv4.ip_forward", "1")
 	Expect(t, from.Reaches(a80), from.Reaches(a53), a.Reaches(out))
 	// Routed, not masqueraded: each side sees the other's own address.
 	if got := out.Peers(); len(got) != 1 || got[0] != a.Addr {
@@ -168,7 +180,7 @@ func TestBlockedIsNotVacuous(t *testing.T) {
 	// Bridged traffic reaches the inet forward hook only through
 	// br_netfilter; it is on by default in a new namespace, but make sure
 	// (this is our own namespace, not netctl's business here).
-	sysctl(t, n.Host, "net.bridge.bridge-nf-call-iptables", "1")
+	sysctl(t, n, "net.bridge.bridge-nf-call-iptables", "1")
 	a := n.AddContainer(t, "a", "br0", addrA, gw)
 	b := n.AddContainer(t, "b", "br0", addrB, gw)
 	b80 := b.Listen(t, "tcp", 80)
@@ -177,7 +189,7 @@ func TestBlockedIsNotVacuous(t *testing.T) {
 
 	Expect(t, a.Reaches(b80), a.Reaches(b22), a.Reaches(b53))
 
-	nft(t, n.Host, `table inet selftest {
+	nft(t, n, `table inet selftest {
 		chain forward { type filter hook forward priority 0; policy accept;
 			ip daddr 172.17.0.3 tcp dport 22 drop
 			ip saddr 172.17.0.3 udp sport 53 drop
@@ -187,10 +199,10 @@ func TestBlockedIsNotVacuous(t *testing.T) {
 
 	// Without br_netfilter the inet forward hook never sees bridged traffic:
 	// the same rule blocks nothing (why netctl must turn it on itself).
-	sysctl(t, n.Host, "net.bridge.bridge-nf-call-iptables", "0")
+	sysctl(t, n, "net.bridge.bridge-nf-call-iptables", "0")
 	Expect(t, a.Reaches(b22))
-	sysctl(t, n.Host, "net.bridge.bridge-nf-call-iptables", "1")
-	Expect(t, a.CannotReach(b22))
+	sysctl(t, n, "net.bridge.bridge-nf-call-iptables", "1")
+	Expect(t, a.Reaches(b80), a.CannotReach(b22))
 
 	// UDP dropped on the way back only: the client sees nothing, but the
 	// listener did receive it; a blocked assertion must not pass.
@@ -215,16 +227,19 @@ func TestBlockedIsNotVacuous(t *testing.T) {
 	}
 
 	nstest.Exec(t, n.Host, "nft", "delete", "table", "inet", "selftest")
+	n.Changed("table inet selftest deleted")
 	Expect(t, a.Reaches(b22), a.Reaches(b53))
 }
 
-func nft(t *testing.T, ns, script string) {
+// nft loads a script into the host namespace and tells the ledger.
+func nft(t *testing.T, n *Net, script string) {
 	t.Helper()
 	f := t.TempDir() + "/rules.nft"
 	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	nstest.Exec(t, ns, "nft", "-f", f)
+	nstest.Exec(t, n.Host, "nft", "-f", f)
+	n.Changed("nft -f " + strings.Join(strings.Fields(script), " "))
 }
 
 // TestConnSurvives: an open connection keeps working, and is seen to break
