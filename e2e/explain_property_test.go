@@ -219,7 +219,13 @@ func TestExplainProperty(t *testing.T) {
 					probes[i] = x.probe
 					probes[i].Want = answers[i].Verdict == "allowed"
 				}
-				for i, res := range testnet.Check(probes...) {
+				for i, res := range testnet.Check(e.withControls(probes...)...) {
+					if i >= len(qs) { // a positive control of a blocked probe
+						if msg := res.Problem(); msg != "" {
+							t.Errorf("positive control (seed %d, topology %d, file %d): %s", seed, ti, fi, msg)
+						}
+						continue
+					}
 					total++
 					if msg := res.Problem(); msg != "" {
 						mismatches++

@@ -97,7 +97,7 @@ func TestExplainTrace(t *testing.T) {
 	}
 
 	tr = e.startTrace("-f", p, "web", "db", "22", "--timeout", "30s")
-	testnet.Expect(t, web.CannotReach(db22))
+	testnet.Expect(t, e.withControls(web.CannotReach(db22))...)
 	out, code = tr.wait(t)
 	t.Logf("netctl explain web db 22 --trace:\n%s", out)
 	want = "table inet netctl chain filter-forward rule handle " + handleOf("bridge.docker0.icc") + ": drop (bridge.docker0.icc)"
