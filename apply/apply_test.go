@@ -270,7 +270,7 @@ func TestSecondApplyWaitsThenNamesTheHolder(t *testing.T) {
 	// waiting while the lock is held, and gets it once it is released.
 	waited := make(chan error, 1)
 	go func() {
-		second, err := apply.Begin(k, apply.Options{Netns: ns, StateDir: dir, LockWait: time.Minute})
+		second, err := apply.Begin(k, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir, LockWait: time.Minute})
 		if err == nil {
 			second.Close()
 		}
@@ -332,7 +332,7 @@ func TestRollbackClaimsOnlyWhatARereadProves(t *testing.T) {
 	steps := func() int {
 		ns2, k2 := setup(t)
 		counter.Kernel = k2
-		txn, err := apply.Begin(counter, apply.Options{Netns: ns2, StateDir: t.TempDir()})
+		txn, err := apply.Begin(counter, apply.Options{Netns: ns2, NetnsID: k2.NamespaceID(), StateDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -351,7 +351,7 @@ func TestRollbackClaimsOnlyWhatARereadProves(t *testing.T) {
 	}
 
 	k2 := &forgetful{faulty: faulty{Kernel: k, failAt: steps}}
-	txn, err := apply.Begin(k2, apply.Options{Netns: ns, StateDir: dir})
+	txn, err := apply.Begin(k2, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,20 +375,20 @@ func TestRollbackClaimsOnlyWhatARereadProves(t *testing.T) {
 			t.Errorf("the failure does not say %q: %s", want, msg)
 		}
 	}
-	if pending := apply.JournalPending(apply.Options{Netns: ns, StateDir: dir}); pending == "" {
+	if pending := apply.JournalPending(apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir}); pending == "" {
 		t.Error("the journal of an apply whose rollback failed is gone")
 	}
 
 	// Recovery through the same forgetful kernel is no more believed.
 	k3 := &forgetful{faulty: faulty{Kernel: k}, failed: true}
-	if txn, err := apply.Begin(k3, apply.Options{Netns: ns, StateDir: dir}); err == nil || !strings.Contains(err.Error(), "bridge.docker0") {
+	if txn, err := apply.Begin(k3, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir}); err == nil || !strings.Contains(err.Error(), "bridge.docker0") {
 		t.Errorf("recovery that did nothing: want an error naming bridge.docker0, got %v", err)
 		if err == nil {
 			txn.Close()
 		}
 	}
 	// An honest kernel restores the state before, and says so.
-	txn, err = apply.Begin(k, apply.Options{Netns: ns, StateDir: dir})
+	txn, err = apply.Begin(k, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir})
 	if err != nil {
 		t.Fatalf("recovery: %v", err)
 	}
@@ -400,7 +400,7 @@ func TestRollbackClaimsOnlyWhatARereadProves(t *testing.T) {
 	// Rollback of an apply waiting for confirmation (--confirm-timeout)
 	// likewise: refused while the undo does not happen, then done.
 	k4 := &forgetful{faulty: faulty{Kernel: k}}
-	txn, err = apply.Begin(k4, apply.Options{Netns: ns, StateDir: dir})
+	txn, err = apply.Begin(k4, apply.Options{Netns: ns, NetnsID: k.NamespaceID(), StateDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
