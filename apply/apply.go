@@ -171,15 +171,34 @@ func (t *Txn) Plan(desired plan.State) (*plan.Plan, error) {
 	return Plan(t.k, desired, t.opts)
 }
 
-// PlanSaved plans a saved plan file's desired state, and refuses it when the
-// live state is no longer the one the file was made against.
+// PlanSaved recomputes a saved plan file's changes from what it records
+// (its desired state against the live state now) and refuses it unless they
+// are exactly the changes the file shows, the ones a reviewer read. It also
+// refuses a plan made in another namespace, and a stale one: the live state
+// is no longer the one the file was made against.
 func (t *Txn) PlanSaved(f plan.File) (*plan.Plan, error) {
+	switch {
+	case f.NetnsID.IsZero():
+		return nil, errors.New("the plan file does not record its namespace's identity: make it again with netctl plan --out")
+	case t.opts.NetnsID.IsZero():
+		return nil, errNoIdentity
+	case f.NetnsID != t.opts.NetnsID:
+		return nil, fmt.Errorf("the plan file was made for namespace %s, this is namespace %s: a plan applies only where it was made; run netctl plan --out here",
+			displayNS(f.Netns, f.NetnsID), displayNS(t.opts.Netns, t.opts.NetnsID))
+	}
 	p, err := t.Plan(f.Desired)
 	if err != nil {
 		return nil, err
 	}
 	if plan.Fingerprint(p.Live) != f.Fingerprint {
 		return nil, staleError(f.Live, p.Live)
+	}
+	diff, err := f.DiffChanges(p.Changes)
+	if err != nil {
+		return nil, err
+	}
+	if diff != "" {
+		return nil, fmt.Errorf("the plan file's changes are not those its desired state makes (was it edited?): %s; netctl applies only the changes a reviewer read: make the plan again with netctl plan --out", diff)
 	}
 	return p, nil
 }
@@ -244,7 +263,7 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 	for _, s := range steps {
 		j.Steps = append(j.Steps, s.name)
 	}
-	if err := writeJournal(t.journal, j); err != nil {
+	if err := writeJournalFile(t.journal, j); err != nil {
 		return fmt.Errorf("writing the journal: %w", err)
 	}
 	var ran []step
@@ -269,10 +288,34 @@ func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
 		return f
 	}
 	if o.KeepJournal {
+		// A confirmation, or an answer, left from before is not one for
+		// this apply.
+		_ = os.Remove(confirmPath(t.opts.StateDir, t.opts.NetnsID))
+		_ = os.Remove(answerPath(t.opts.StateDir, t.opts.NetnsID))
 		j.Confirming = true
-		return writeJournal(t.journal, j)
+		if err := writeJournalFile(t.journal, j); err != nil {
+			// Without a journal that says it waits, the change would not be
+			// rolled back if netctl died while waiting: undo it now.
+			return t.undoNow(fmt.Errorf("writing the journal for the wait for confirmation: %w", err), ran, p)
+		}
+		return nil
 	}
 	return removeJournal(t.journal)
+}
+
+// writeJournalFile is writeJournal; a test replaces it to make a write fail.
+var writeJournalFile = writeJournal
+
+// undoNow undoes the steps that ran after err; undo says whether a re-read
+// proved the state before.
+func (t *Txn) undoNow(err error, ran []step, p *plan.Plan) *Failure {
+	f := &Failure{Err: err}
+	f.RollbackErr = undo(t.k, ran, p.Live, scopeOf(p.Live, p.Desired))
+	f.RolledBack = f.RollbackErr == nil
+	if f.RolledBack {
+		_ = removeJournal(t.journal)
+	}
+	return f
 }
 
 // Confirm keeps an apply made with KeepJournal.
@@ -290,8 +333,9 @@ func (t *Txn) Rollback() error {
 	if err := j.checkNamespace(t.journal, t.opts.NetnsID, t.cookie, t.opts.Netns); err != nil {
 		return err
 	}
+	// converge succeeds only when a re-read proves the state before.
 	if err := converge(t.k, j.Before, j.rollbackScope()); err != nil {
-		return err
+		return fmt.Errorf("%w (journal kept at %s)", err, t.journal)
 	}
 	return removeJournal(t.journal)
 }

@@ -490,9 +490,9 @@ func TestFakeConfirmation(t *testing.T) {
 		txn := begin(t, k, opts)
 		enter := make(chan struct{}, 1)
 		enter <- struct{}{}
-		ok, err := txn.AwaitConfirmation(never, enter)
-		if !ok || err != nil {
-			t.Fatalf("AwaitConfirmation = %v, %v; want confirmed", ok, err)
+		end, err := txn.AwaitConfirmation(never, enter, nil)
+		if end != Confirmed || err != nil {
+			t.Fatalf("AwaitConfirmation = %v, %v; want confirmed", end, err)
 		}
 		converged(t, k, desired)
 		if p := JournalPending(opts); p != "" {
@@ -512,10 +512,10 @@ func TestFakeConfirmation(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}()
-		ok, err := txn.AwaitConfirmation(never, nil)
+		end, err := txn.AwaitConfirmation(never, nil, nil)
 		<-done
-		if !ok || err != nil {
-			t.Fatalf("AwaitConfirmation = %v, %v; want confirmed", ok, err)
+		if end != Confirmed || err != nil {
+			t.Fatalf("AwaitConfirmation = %v, %v; want confirmed", end, err)
 		}
 		converged(t, k, desired)
 	})
@@ -530,9 +530,9 @@ func TestFakeConfirmation(t *testing.T) {
 		// The wait is long enough for the waiter to look for a
 		// confirmation several times (it looks every 50 ms), so a stale one
 		// would be seen; the outcome asserted is the rollback, not a time.
-		ok, err := txn.AwaitConfirmation(300*time.Millisecond, nil)
-		if ok || err != nil {
-			t.Fatalf("AwaitConfirmation = %v, %v; want not confirmed, rolled back", ok, err)
+		end, err := txn.AwaitConfirmation(300*time.Millisecond, nil, nil)
+		if end != TimedOut || err != nil {
+			t.Fatalf("AwaitConfirmation = %v, %v; want not confirmed, rolled back", end, err)
 		}
 		if got := k.snapshot(); got != before {
 			t.Fatalf("not rolled back:\nbefore:\n%s\nafter:\n%s", before, got)

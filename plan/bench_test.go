@@ -89,3 +89,27 @@ func BenchmarkNFT10000Links(b *testing.B) {
 		_ = fw.NFT()
 	}
 }
+
+// BenchmarkDiffChanges compares the changes of a saved plan (read back from
+// the file) with those recomputed, as apply PLANFILE does, for n links.
+func BenchmarkDiffChanges(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("links=%d", n), func(b *testing.B) {
+			p := createdLinks(n)
+			data, err := Encode(File{Desired: p.Desired, Changes: p.Changes})
+			if err != nil {
+				b.Fatal(err)
+			}
+			f, err := Decode("bench", data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if d, err := f.DiffChanges(p.Changes); d != "" || err != nil {
+					b.Fatal(d, err)
+				}
+			}
+		})
+	}
+}

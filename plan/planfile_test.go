@@ -1,9 +1,11 @@
 package plan
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,7 +17,8 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	p := Diff(desired, live)
 	want := File{
 		Source:      "/etc/netctl/netctl.yaml",
-		Netns:       "/run/netns/ci",
+		Netns:       "ci",
+		NetnsID:     NamespaceID{Dev: 4, Ino: 4026532451},
 		Fingerprint: Fingerprint(live),
 		Desired:     desired,
 		Changes:     p.Changes,
@@ -28,7 +31,7 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.FormatVersion != PlanFileVersion || got.Source != want.Source || got.Netns != want.Netns || got.Fingerprint != want.Fingerprint {
+	if got.FormatVersion != PlanFileVersion || got.Source != want.Source || got.Netns != want.Netns || got.NetnsID != want.NetnsID || got.Fingerprint != want.Fingerprint {
 		t.Errorf("read back %+v", got)
 	}
 	if !reflect.DeepEqual(got.Desired, want.Desired) {
@@ -41,6 +44,11 @@ func TestPlanFileRoundTrip(t *testing.T) {
 	}
 	if len(got.Changes) != len(want.Changes) || got.Changes[0].Address != "bridge.docker0" || got.Changes[0].Action != Update {
 		t.Errorf("changes read back: %+v", got.Changes)
+	}
+	// The changes read back (values as generic JSON) are the same as those
+	// computed (values typed): apply compares the two.
+	if d, err := got.DiffChanges(p.Changes); err != nil || d != "" {
+		t.Errorf("changes read back differ from those computed: %q, %v", d, err)
 	}
 
 	fi, err := os.Stat(path)
@@ -66,8 +74,11 @@ func TestReadFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tt := range []struct{ name, content, wantErr string }{
 		{"yaml", "bridges:\n  - name: docker0\n", "not a netctl plan file"},
-		{"newer", `{"format_version": 99, "desired": {}}`, "plan file format 99, this netctl reads 1"},
-		{"no version", `{"desired": {}}`, "plan file format 0"},
+		{"newer", `{"format_version": 99, "desired": {}}`, "plan file format 99 is from a newer netctl; this netctl reads format 2"},
+		{"older", `{"format_version": 1, "netns": "", "desired": {}, "changes": []}`,
+			"plan file format 1 is from an older netctl, which did not record the namespace nor seal the plan; this netctl reads format 2: make the plan again with netctl plan --out"},
+		{"no version", `{"desired": {}}`, "not a netctl plan file: it has no format_version"},
+		{"no checksum", `{"format_version": 2, "plan": {}}`, "not a netctl plan file: it has no plan or no checksum"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(dir, tt.name)
@@ -149,5 +160,88 @@ func TestFingerprint(t *testing.T) {
 				t.Error("Fingerprint changed its argument")
 			}
 		})
+	}
+}
+
+// TestPlanFileEdits: any edit of a written plan file, down to a space, is
+// named as an edit when it is read.
+func TestPlanFileEdits(t *testing.T) {
+	desired := Desired(fullConfig())
+	p := Diff(desired, State{})
+	data, err := Encode(File{Source: "netctl.yaml", NetnsID: NamespaceID{Dev: 4, Ino: 1}, Fingerprint: Fingerprint(State{}), Desired: desired, Changes: p.Changes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode("tfplan", data); err != nil {
+		t.Fatalf("the file as written: %v", err)
+	}
+	text := string(data)
+	for _, tt := range []struct{ name, old, new string }{
+		{"changes emptied", `"changes": [`, `"changes": [], "was": [`},
+		{"netns identity", `"ino": 1`, `"ino": 2`},
+		{"verdict", `"verdict": "drop"`, `"verdict": "accept"`},
+		{"a space", `"source": "netctl.yaml"`, `"source":  "netctl.yaml"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(text, tt.old) {
+				t.Fatalf("the file has no %q:\n%s", tt.old, text)
+			}
+			_, err := Decode("tfplan", []byte(strings.Replace(text, tt.old, tt.new, 1)))
+			if err == nil || !strings.Contains(err.Error(), "tfplan: the plan file was edited after netctl plan wrote it") {
+				t.Errorf("edited file: error %v", err)
+			}
+		})
+	}
+}
+
+func TestDiffChanges(t *testing.T) {
+	desired := Desired(fullConfig())
+	full := Diff(desired, State{}).Changes
+	// The changes as a file holds them: values decoded as generic JSON.
+	data, err := Encode(File{Desired: desired, Changes: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := Decode("f", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := -1
+	for i, c := range full {
+		if c.Type == TypeRule {
+			rule = i
+			break
+		}
+	}
+	if rule < 0 {
+		t.Fatal("no rule change to edit")
+	}
+	edited := slices.Clone(full)
+	r := edited[rule].After.(Rule)
+	r.Verdict = VerdictAccept
+	edited[rule].After = r
+	for _, tt := range []struct {
+		name     string
+		computed []Change
+		want     string // "" for the same
+	}{
+		{"same", full, ""},
+		{"none computed", nil, "the file shows " + fmt.Sprint(len(full)) + " changes, its desired state makes 0"},
+		{"one missing", full[1:], "shown in the file but not computed: " + label(full[0])},
+		{"same address, another value", edited, "(not as the file shows it: " + label(full[rule]) + ")"},
+		{"another order", append(slices.Clone(full[1:]), full[0]), "the same changes in another order"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := read.DiffChanges(tt.computed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("DiffChanges = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got, _ := (File{}).DiffChanges(full[:1]); !strings.Contains(got, "computed but not shown in the file: "+label(full[0])) {
+		t.Errorf("DiffChanges(none shown) = %q", got)
 	}
 }

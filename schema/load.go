@@ -72,6 +72,12 @@ func read(path string) (string, []byte, error) {
 		return path, nil, err
 	}
 	switch m := st.Mode(); {
+	case m&(os.ModeNamedPipe|os.ModeSocket) != 0 && isStdin(st):
+		// -f /dev/stdin (or /proc/self/fd/0) given a pipe, as scripts
+		// write it: the same input as -f -, read from the descriptor
+		// already open. Any other pipe is refused.
+		data, err := readLimited(path, os.Stdin)
+		return path, data, err
 	case m.IsDir():
 		return path, nil, fmt.Errorf("%s: is a directory, not a netctl file", path)
 	case !m.IsRegular():
@@ -81,6 +87,12 @@ func read(path string) (string, []byte, error) {
 	}
 	data, err := readLimited(path, f)
 	return path, data, err
+}
+
+// isStdin reports whether st is the file of standard input.
+func isStdin(st os.FileInfo) bool {
+	in, err := os.Stdin.Stat()
+	return err == nil && os.SameFile(st, in)
 }
 
 func readLimited(name string, r io.Reader) ([]byte, error) {

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,15 @@ func TestLoadStdin(t *testing.T) {
 		cfg, err := Load("-")
 		if err != nil || cfg.File != "<stdin>" || len(cfg.Bridges) != 1 {
 			t.Fatalf("Load(-) = %+v, %v", cfg, err)
+		}
+	})
+	// /dev/stdin, as scripts write it, is standard input too, not a FIFO
+	// to refuse (here standard input is the pipe os.Stdin holds).
+	withStdin(t, func(w *os.File) { w.WriteString(validFile) }, func() {
+		path := fmt.Sprintf("/proc/self/fd/%d", os.Stdin.Fd())
+		cfg, err := Load(path)
+		if err != nil || cfg.File != path || len(cfg.Bridges) != 1 {
+			t.Fatalf("Load(%s) = %+v, %v", path, cfg, err)
 		}
 	})
 	withStdin(t, func(w *os.File) { w.WriteString("bridges: [\n") }, func() {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,11 +33,15 @@ every step is journaled with its undo, the result is verified by re-reading
 the kernel, and on any failure every step that ran is undone.
 
 Given a PLANFILE saved by 'netctl plan --out', apply exactly that plan
-without asking, and refuse it if the live state changed since.
+without asking: the changes are computed again from the file's desired state
+and the live state now, and the file is refused unless they are exactly the
+changes it shows; also when it was edited, made in another namespace, or
+the live state changed since.
 
 With --confirm-timeout, the change is kept only if confirmed in time
 (Enter on the terminal, or 'netctl confirm' from another shell); otherwise it
-is rolled back: for changes made over SSH that may lock you out.
+is rolled back: for changes made over SSH that may lock you out. A hangup
+(the SSH connection lost), Ctrl-C or SIGTERM while waiting rolls back too.
 
 Exit status: 0 success (also when there was nothing to do), 1 error.`,
 		Example: `  netctl apply -f examples/icc-links.yaml
@@ -42,6 +49,9 @@ Exit status: 0 success (also when there was nothing to do), 1 error.`,
   netctl apply --confirm-timeout 60s`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if c.Flags().Changed("confirm-timeout") && f.confirmTimeout <= 0 {
+				return fmt.Errorf("--confirm-timeout %s: the time to wait must be more than 0 (e.g. 60s); without the flag, apply does not wait", f.confirmTimeout)
+			}
 			var saved *plan.File
 			desired := plan.State{}
 			if len(args) == 1 {
@@ -154,20 +164,33 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	if interactive && !confirm(os.Stdin, os.Stdout, question) {
 		return &exitError{code: 1, msg: "Apply cancelled: nothing was changed."}
 	}
+	var sig *signalWatch
+	if f.confirmTimeout > 0 {
+		// From here a hangup, Ctrl-C or SIGTERM does not kill netctl: the
+		// wait for confirmation (at once, if one came during the apply)
+		// rolls the change back first.
+		sig = watchSignals()
+		defer sig.stop()
+	}
 	err = txn.Apply(p, apply.ApplyOptions{KeepJournal: f.confirmTimeout > 0})
+	var why string
 	if err == nil && f.confirmTimeout > 0 {
-		res.Confirmation, err = awaitConfirmation(txn, f)
+		res.Confirmation, why, err = awaitConfirmation(txn, f, sig)
 	}
 	if f.json {
 		res.JSONPlan = p.JSON()
 	}
 	if res.Confirmation == "rolled back" {
 		res.RolledBack = true
+		if why != "Not confirmed in time" {
+			res.Error = &why
+		}
+		msg := why + ": the change was rolled back."
 		if f.json {
 			_ = writeResult(res)
 			return &exitError{code: 1}
 		}
-		return &exitError{code: 1, msg: "Not confirmed in time: the change was rolled back."}
+		return &exitError{code: 1, msg: msg}
 	}
 	res.Changed = err == nil
 	if err != nil {
@@ -197,8 +220,50 @@ func writeResult(res applyResult) error {
 	return enc.Encode(res)
 }
 
-// awaitConfirmation keeps the change only if confirmed in time.
-func awaitConfirmation(txn *apply.Txn, f *applyFlags) (string, error) {
+// signalWatch turns the signals that would end netctl into a channel that
+// is closed at the first of them.
+type signalWatch struct {
+	c      chan os.Signal
+	closed chan struct{}
+	mu     sync.Mutex
+	got    os.Signal
+}
+
+func watchSignals() *signalWatch {
+	w := &signalWatch{c: make(chan os.Signal, 1), closed: make(chan struct{})}
+	signal.Notify(w.c, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s, ok := <-w.c
+		if !ok {
+			return
+		}
+		w.mu.Lock()
+		w.got = s
+		w.mu.Unlock()
+		close(w.closed)
+	}()
+	return w
+}
+
+func (w *signalWatch) signal() os.Signal {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.got
+}
+
+// stop gives the signals back their default: after the rollback.
+func (w *signalWatch) stop() {
+	signal.Stop(w.c)
+	select {
+	case <-w.closed:
+	default:
+		close(w.c)
+	}
+}
+
+// awaitConfirmation keeps the change only if confirmed in time. Rolled
+// back, it says why ("Not confirmed in time", "Interrupted by SIGHUP…").
+func awaitConfirmation(txn *apply.Txn, f *applyFlags, sig *signalWatch) (outcome, why string, err error) {
 	msg := fmt.Sprintf("\nConfirm within %s to keep this change: press Enter here, or run 'netctl confirm%s' from another shell.\nWithout confirmation it is rolled back.\n",
 		f.confirmTimeout, netnsFlag(f.netns))
 	fmt.Fprint(os.Stderr, msg)
@@ -218,15 +283,31 @@ func awaitConfirmation(txn *apply.Txn, f *applyFlags) (string, error) {
 			}
 		}()
 	}
-	ok, err := txn.AwaitConfirmation(f.confirmTimeout, enter)
+	end, err := txn.AwaitConfirmation(f.confirmTimeout, enter, sig.closed)
 	switch {
+	case err != nil && end == apply.Confirmed:
+		return "", "", err
 	case err != nil:
-		return "", err
-	case ok:
+		return "", "", fmt.Errorf("rolling back the unconfirmed change: ROLLBACK FAILED, the change may still be live: %w", err)
+	case end == apply.Confirmed:
 		fmt.Fprintln(os.Stderr, "Confirmed: the change is kept.")
-		return "confirmed", nil
+		return "confirmed", "", nil
+	case end == apply.Stopped:
+		return "rolled back", fmt.Sprintf("Interrupted by %s while waiting for confirmation", signalName(sig.signal())), nil
 	}
-	return "rolled back", nil
+	return "rolled back", "Not confirmed in time", nil
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGHUP:
+		return "SIGHUP (hangup)"
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return fmt.Sprint(s)
 }
 
 func netnsFlag(netns string) string {
@@ -251,7 +332,7 @@ func newConfirmCmd() *cobra.Command {
 			if err := apply.RequestConfirm(opts); err != nil {
 				return err
 			}
-			fmt.Fprintln(c.OutOrStdout(), "Confirmation sent.")
+			fmt.Fprintln(c.OutOrStdout(), "Confirmation sent.\nThe waiting apply took it: its change is kept.")
 			return nil
 		},
 	}

@@ -65,7 +65,7 @@ func runPlan(t *target, detailed bool, out string) (*plan.Plan, error) {
 		return nil, err
 	}
 	if out != "" {
-		f := plan.File{Source: t.file, Netns: t.netns, Fingerprint: plan.Fingerprint(p.Live),
+		f := plan.File{Source: t.file, Netns: t.netns, NetnsID: k.NamespaceID(), Fingerprint: plan.Fingerprint(p.Live),
 			Desired: desired, Live: p.Live, Changes: p.Changes}
 		if err := plan.WriteFile(out, f); err != nil {
 			return p, err

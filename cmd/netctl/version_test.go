@@ -74,7 +74,7 @@ func TestVersionOfGitBuild(t *testing.T) {
 		cmd.Dir = dir
 		out, err := cmd.Output()
 		if err != nil {
-			t.Skipf("git %s: %v: not a git checkout, the stamped revision is not tested", strings.Join(args, " "), err)
+			nstest.Skip(t, "git %s: %v: not a git checkout, the stamped revision is not tested", strings.Join(args, " "), err)
 		}
 		return strings.TrimSpace(string(out))
 	}
