@@ -19,6 +19,10 @@ const (
 	// ChainUser is created empty, jumped to first, and never changed or read
 	// as drift afterwards: the place for a person's own rules (DOCKER-USER).
 	ChainUser = "user"
+	// ChainTrace is transient: `netctl explain --trace` adds it for one
+	// flow and removes it (a leftover is removed by the next netctl run).
+	// Never drift, never written by an apply (see WithoutUserObjects).
+	ChainTrace = "trace"
 
 	SetLinks          = "links"
 	SetAllowedSources = "allowed_sources"
@@ -111,15 +115,16 @@ func IsUserChain(name string) bool { return name != ChainUser && strings.HasPref
 // IsUserSet reports whether a set of netctl's table is a person's.
 func IsUserSet(name string) bool { return strings.HasPrefix(name, UserPrefix) }
 
-// WithoutUserObjects is f without the person's chains and sets (f itself
-// when it has none): what netctl compares and writes while the table stays.
+// WithoutUserObjects is f without the person's chains and sets, and
+// without explain's transient trace chain (f itself when it has none):
+// what netctl compares and writes while the table stays.
 func (f *Firewall) WithoutUserObjects() *Firewall {
 	if f == nil {
 		return nil
 	}
 	user := false
 	for _, c := range f.Chains {
-		user = user || IsUserChain(c.Name)
+		user = user || IsUserChain(c.Name) || c.Name == ChainTrace
 	}
 	for _, s := range f.Sets {
 		user = user || IsUserSet(s.Name)
@@ -128,7 +133,7 @@ func (f *Firewall) WithoutUserObjects() *Firewall {
 		return f
 	}
 	out := *f
-	out.Chains = slices.DeleteFunc(slices.Clone(f.Chains), func(c Chain) bool { return IsUserChain(c.Name) })
+	out.Chains = slices.DeleteFunc(slices.Clone(f.Chains), func(c Chain) bool { return IsUserChain(c.Name) || c.Name == ChainTrace })
 	out.Sets = slices.DeleteFunc(slices.Clone(f.Sets), func(s Set) bool { return IsUserSet(s.Name) })
 	return &out
 }

@@ -200,6 +200,8 @@ func (w *writer) firewall(fw *plan.Firewall) {
 	for _, c := range fw.Chains {
 		switch c.Name {
 		case plan.ChainForward, plan.ChainPostrouting:
+		case plan.ChainTrace:
+			continue // a running `netctl explain --trace`'s, transient
 		case plan.ChainUser:
 			if len(c.Rules) > 0 {
 				w.note("chain %s holds %d rules of your own: netctl keeps them, they are not part of the file", plan.ChainUser, len(c.Rules))

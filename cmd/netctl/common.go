@@ -75,8 +75,20 @@ func addNetnsFlag(c *cobra.Command, p *string, usage string) {
 	c.Flags().Var(netnsValue{p}, "netns", usage)
 }
 
+// openKernel opens the namespace and removes a trace chain left by a
+// killed `netctl explain --trace`, as a journal is recovered.
 func openKernel(netns string) (*kernel.Handle, error) {
-	return kernel.Open(netns)
+	k, err := kernel.Open(netns)
+	if err != nil {
+		return nil, err
+	}
+	if removed, err := k.RemoveStaleTrace(); err != nil {
+		k.Close()
+		return nil, err
+	} else if removed {
+		fmt.Fprintln(os.Stderr, "netctl: removed the trace chain a killed 'netctl explain --trace' left in table inet netctl")
+	}
+	return k, nil
 }
 
 // txnOptions are the transaction's options in the namespace k is bound to:

@@ -1,0 +1,415 @@
+package explain
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/netctl/netctl/plan"
+	"github.com/netctl/netctl/schema"
+)
+
+// Explain walks the flow's first packet through what the live state says
+// and returns the verdict with the path of decisions.
+func Explain(in Input, f Flow) Answer {
+	a := Answer{From: f.From, To: f.To, Proto: f.Proto, Port: f.Port, Verdict: Allowed, Drift: []string{}}
+	if in.Config != nil {
+		for _, c := range plan.Diff(plan.Desired(in.Config), in.Live).Changes {
+			a.Drift = append(a.Drift, c.Address)
+		}
+	}
+	if len(a.Drift) > 0 {
+		a.Path = append(a.Path, Step{Text: fmt.Sprintf("the live state differs from the file (%d changes: %s); this answer is for the live state",
+			len(a.Drift), shortList(a.Drift, 5))})
+	}
+	w := walker{in: in, f: f}
+	w.run()
+	a.Path = append(a.Path, w.path...)
+	a.Verdict = w.verdict
+	return a
+}
+
+func shortList(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return strings.Join(s[:n], ", ") + fmt.Sprintf(" and %d more", len(s)-n)
+}
+
+type walker struct {
+	in      Input
+	f       Flow
+	path    []Step
+	verdict string
+	// depth bounds jumps (a loop of jumps is refused by the kernel; a
+	// state read back could still be odd).
+	depth int
+}
+
+func (w *walker) step(s Step) { w.path = append(w.path, s) }
+
+func (w *walker) run() {
+	w.verdict = Allowed
+	from, to := w.f.From, w.f.To
+	switch {
+	case from.Kind == KindHost && to.Kind == KindHost:
+		w.step(Step{Text: "the host to itself: local, not forwarded"})
+		return
+	case from.Kind == KindHost:
+		w.step(Step{Text: "sent by the host itself (output): netctl's forward chain does not see it"})
+		return
+	case to.Kind == KindHost:
+		w.step(Step{Text: "delivered to the host itself (input): netctl's forward chain does not see it"})
+		return
+	case from.Bridge == "" && to.Bridge == "":
+		w.step(Step{Text: "neither end is on a bridge of the file: this host does not forward it"})
+		w.verdict = Unknown
+		return
+	}
+	for _, b := range []string{from.Bridge, to.Bridge} {
+		if _, ok := w.in.Live.Bridges[b]; b != "" && !ok {
+			w.step(Step{Text: "bridge " + b + " does not exist in the kernel", Item: "bridge." + b, Verdict: plan.VerdictDrop})
+			w.verdict = Blocked
+			return
+		}
+	}
+	bridged := from.Bridge != "" && from.Bridge == to.Bridge
+	if bridged {
+		if w.sysctl(plan.SysctlBridgeNFIptables) != "1" {
+			w.step(Step{Text: "bridge-nf-call-iptables = 0 (icc cannot be enforced)", Object: "sysctl " + plan.SysctlBridgeNFIptables,
+				Item: "bridge." + from.Bridge + ".icc"})
+			w.step(Step{Text: "same bridge: bridged without netctl's forward chain"})
+			w.foreign(true, false)
+			return
+		}
+		w.step(Step{Text: "same bridge " + from.Bridge + ": bridged, seen by the forward hook through br_netfilter",
+			Object: "sysctl " + plan.SysctlBridgeNFIptables + " = 1"})
+	} else {
+		if w.sysctl(plan.SysctlIPForward) != "1" {
+			w.step(Step{Text: "ip_forward = 0", Item: "ip_forward", Object: "sysctl " + plan.SysctlIPForward, Verdict: plan.VerdictDrop})
+			w.verdict = Blocked
+			return
+		}
+		w.step(Step{Text: "routed from " + from.Iface + " to " + to.Iface, Object: "sysctl " + plan.SysctlIPForward + " = 1"})
+	}
+	fw := w.in.Live.Firewall
+	if fw == nil {
+		w.step(Step{Text: "no table inet netctl (firewall off): nothing of netctl's filters it"})
+	} else if ch := fw.Chain(plan.ChainForward); ch == nil {
+		w.step(Step{Text: "table inet netctl has no chain " + plan.ChainForward})
+	} else {
+		switch v := w.chain(ch); v {
+		case plan.VerdictDrop:
+			w.verdict = Blocked
+			return
+		case Unknown:
+			w.verdict = Unknown
+			return
+		case plan.VerdictAccept:
+		default:
+			pol := ch.Policy
+			if pol == "" {
+				pol = plan.VerdictAccept
+			}
+			w.step(Step{Text: "chain " + ch.Name + " policy " + pol, Object: chainObject(ch.Name), Verdict: pol})
+			if pol == plan.VerdictDrop {
+				w.verdict = Blocked
+				return
+			}
+		}
+	}
+	w.foreign(bridged, true)
+}
+
+func (w *walker) sysctl(name string) string { return w.in.Live.Sysctls[name] }
+
+// foreign applies the other tables' forward-hook drop policies: the bridge
+// family's forward hook sees bridged frames, ip and inet see routed packets
+// and, through br_netfilter, bridged ones.
+func (w *walker) foreign(bridged, inet bool) {
+	for _, d := range w.in.ForeignDrops {
+		fam := strings.Fields(d)
+		if len(fam) < 2 {
+			continue
+		}
+		applies := (fam[1] == "bridge" && bridged) || ((fam[1] == "ip" || fam[1] == "inet") && inet)
+		if !applies {
+			continue
+		}
+		obj := strings.TrimSuffix(d, " has policy drop")
+		w.step(Step{Text: obj + " policy drop (not netctl's)", Object: obj, Verdict: plan.VerdictDrop})
+		w.verdict = Blocked
+		return
+	}
+}
+
+func chainObject(name string) string {
+	return "table " + plan.TableFamily + " " + plan.TableName + " chain " + name
+}
+
+func ruleObject(chain string, r plan.Rule) string {
+	return chainObject(chain) + " rule handle " + strconv.FormatUint(r.Handle, 10)
+}
+
+// chain walks one chain: the verdict that ends the walk (accept, drop,
+// Unknown) or "" when the packet falls off its end (or returns).
+func (w *walker) chain(ch *plan.Chain) string {
+	w.depth++
+	defer func() { w.depth-- }()
+	if w.depth > 16 {
+		w.step(Step{Text: "jumps nested too deep", Object: chainObject(ch.Name)})
+		return Unknown
+	}
+	for _, r := range ch.Rules {
+		var (
+			ok      bool
+			verdict string
+			notes   []Step
+		)
+		if r.Unknown != "" {
+			var uncertain string
+			ok, verdict, uncertain = w.vm(r.Unknown)
+			if uncertain != "" {
+				w.step(Step{Text: ruleName(ch.Name, r) + " cannot be evaluated: " + uncertain + ": " + r.Unknown,
+					Item: r.Comment, Object: ruleObject(ch.Name, r)})
+				return Unknown
+			}
+		} else {
+			ok, notes = w.match(r.Match)
+			verdict = r.Verdict
+		}
+		if !ok {
+			// A lookup that kept the packet from a drop rule is a decision.
+			w.path = append(w.path, notes...)
+			continue
+		}
+		switch {
+		case verdict == plan.VerdictAccept || verdict == plan.VerdictDrop:
+			w.step(w.describe(ch.Name, r, verdict, notes))
+			if strings.HasSuffix(r.Comment, ".icc") && verdict == plan.VerdictDrop {
+				w.linkNote()
+			}
+			return verdict
+		case strings.HasPrefix(verdict, "jump ") || strings.HasPrefix(verdict, "goto "):
+			target := w.in.Live.Firewall.Chain(verdict[5:])
+			if target == nil {
+				w.step(Step{Text: ruleName(ch.Name, r) + " jumps to a missing chain", Object: ruleObject(ch.Name, r)})
+				return Unknown
+			}
+			if v := w.chain(target); v != "" || strings.HasPrefix(verdict, "goto ") {
+				return v
+			}
+		case verdict == "return":
+			return ""
+		default:
+			// continue, masquerade, counters: the walk goes on.
+		}
+	}
+	return ""
+}
+
+func ruleName(chain string, r plan.Rule) string {
+	if chain == plan.ChainUser || plan.IsUserChain(chain) {
+		if chain == plan.ChainUser {
+			return "user chain rule handle " + strconv.FormatUint(r.Handle, 10)
+		}
+		return "chain " + chain + " rule handle " + strconv.FormatUint(r.Handle, 10)
+	}
+	if r.Comment != "" {
+		return r.Comment
+	}
+	return "rule handle " + strconv.FormatUint(r.Handle, 10) + " of chain " + chain
+}
+
+// describe words a rule that ended the walk in the file's terms.
+func (w *walker) describe(chain string, r plan.Rule, verdict string, notes []Step) Step {
+	s := Step{Item: r.Comment, Object: ruleObject(chain, r), Verdict: verdict}
+	verb := verdict + "s"
+	switch {
+	case chain == plan.ChainUser || plan.IsUserChain(chain):
+		s.Text = ruleName(chain, r) + " " + verb
+	case strings.Contains(r.Comment, ".isolation."):
+		s.Text = "different bridges: isolation"
+	case strings.HasSuffix(r.Comment, ".allowed_sources"):
+		s.Text = r.Comment + " " + verb + " " + w.f.From.Addr.String()
+	case len(notes) > 0 && notes[0].Item != "":
+		// A set element decided: name it (bridge.docker0.link.web->db).
+		s.Text = notes[0].Item + " " + verb + " " + strconv.Itoa(int(w.f.Port)) + "/" + w.f.Proto
+		s.Object = notes[0].Object + ", by " + s.Object
+		s.Item = notes[0].Item
+	default:
+		s.Text = ruleName(chain, r) + " " + verb
+	}
+	return s
+}
+
+// match evaluates decoded matches; notes name the set elements a lookup
+// found (as steps, in case they decide).
+func (w *walker) match(ms []plan.Match) (bool, []Step) {
+	var notes []Step
+	for _, m := range ms {
+		var hit bool
+		switch m.Key {
+		case plan.KeyIIFName:
+			hit = ifMatch(m.Value, w.f.From.Iface)
+		case plan.KeyOIFName:
+			hit = ifMatch(m.Value, w.f.To.Iface)
+		case plan.KeySAddr:
+			hit = addrMatch(m.Value, w.f.From.Addr)
+		case plan.KeyDAddr:
+			hit = addrMatch(m.Value, w.f.To.Addr)
+		case plan.KeyCTState:
+			hit = slices.Contains(strings.Split(m.Value, ","), "new")
+		case plan.KeyLinkTuple, plan.KeySourceTuple:
+			var el *plan.Element
+			set := w.in.Live.Firewall.Set(strings.TrimPrefix(m.Value, "@"))
+			if set != nil {
+				el = w.lookup(set, m.Key)
+			}
+			hit = el != nil
+			if el != nil {
+				notes = append(notes, w.elementStep(set, el, m.Negate))
+			}
+		default:
+			return false, notes
+		}
+		if hit == m.Negate {
+			return false, notes
+		}
+	}
+	return true, notes
+}
+
+func (w *walker) elementStep(set *plan.Set, el *plan.Element, negated bool) Step {
+	s := Step{Item: el.Comment, Object: "table " + plan.TableFamily + " " + plan.TableName + " set " + set.Name + " element " + el.Key}
+	if negated {
+		s.Text = el.Comment + " admits " + w.f.From.Addr.String()
+	}
+	return s
+}
+
+func ifMatch(pattern, name string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(name, p)
+	}
+	return pattern == name
+}
+
+func addrMatch(v string, a netip.Addr) bool {
+	if p, err := netip.ParsePrefix(v); err == nil {
+		return p.Contains(a)
+	}
+	b, err := netip.ParseAddr(v)
+	return err == nil && a == b
+}
+
+// lookup finds the element of a set that the packet's key falls in.
+func (w *walker) lookup(set *plan.Set, key plan.MatchKey) *plan.Element {
+	var fields []func(string) bool
+	switch key {
+	case plan.KeyLinkTuple:
+		fields = []func(string) bool{
+			func(s string) bool { return addrField(s, w.f.From.Addr) },
+			func(s string) bool { return addrField(s, w.f.To.Addr) },
+			func(s string) bool { return s == w.f.Proto },
+			func(s string) bool { return portField(s, w.f.Port) },
+		}
+	case plan.KeySourceTuple:
+		fields = []func(string) bool{
+			func(s string) bool { return s == `"`+w.f.To.Iface+`"` },
+			func(s string) bool { return addrField(s, w.f.From.Addr) },
+		}
+	}
+	for i := range set.Elements {
+		if keyMatches(set.Elements[i].Key, fields) {
+			return &set.Elements[i]
+		}
+	}
+	return nil
+}
+
+func keyMatches(key string, fields []func(string) bool) bool {
+	for i, f := range fields {
+		part := key
+		if i < len(fields)-1 {
+			j := strings.Index(key, " . ")
+			if j < 0 {
+				return false
+			}
+			part, key = key[:j], key[j+3:]
+		} else if strings.Contains(key, " . ") {
+			return false
+		}
+		if !f(part) {
+			return false
+		}
+	}
+	return true
+}
+
+// addrField matches an element field: an address, a prefix or a range.
+func addrField(s string, a netip.Addr) bool {
+	if lo, hi, ok := strings.Cut(s, "-"); ok {
+		l, err1 := netip.ParseAddr(lo)
+		h, err2 := netip.ParseAddr(hi)
+		return err1 == nil && err2 == nil && l.Compare(a) <= 0 && a.Compare(h) <= 0
+	}
+	return addrMatch(s, a)
+}
+
+func portField(s string, p uint16) bool {
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		hi = lo
+	}
+	l, err1 := strconv.ParseUint(lo, 10, 16)
+	h, err2 := strconv.ParseUint(hi, 10, 16)
+	return err1 == nil && err2 == nil && uint64(p) >= l && uint64(p) <= h
+}
+
+// linkNote says, when icc drops, what in the file's links would have
+// opened the flow and why it does not.
+func (w *walker) linkNote() {
+	b := w.bridge(w.f.To.Bridge)
+	if b == nil || w.f.From.Container == "" || w.f.To.Container == "" {
+		return
+	}
+	to, _ := b.Container(w.f.To.Container)
+	for _, l := range b.Links {
+		if l.From != w.f.From.Container || l.To != w.f.To.Container {
+			continue
+		}
+		addr := plan.LinkAddress(b.Name, l.From, l.To)
+		port := strconv.Itoa(int(w.f.Port))
+		if slices.Equal(schema.MergePorts(l.Ports), schema.MergePorts(to.Expose)) && !inPorts(to.Expose, w.f.Proto, w.f.Port) {
+			w.step(Step{Text: "port " + port + " is not exposed by " + to.Name, Item: addr})
+		} else if !inPorts(l.Ports, w.f.Proto, w.f.Port) {
+			w.step(Step{Text: "port " + port + "/" + w.f.Proto + " is not among the ports of " + addr, Item: addr})
+		}
+		return
+	}
+	w.step(Step{Text: "no link from " + w.f.From.Container + " to " + w.f.To.Container + " on bridge " + b.Name})
+}
+
+func (w *walker) bridge(name string) *schema.Bridge {
+	if w.in.Config == nil {
+		return nil
+	}
+	for i := range w.in.Config.Bridges {
+		if w.in.Config.Bridges[i].Name == name {
+			return &w.in.Config.Bridges[i]
+		}
+	}
+	return nil
+}
+
+func inPorts(ps []schema.Port, proto string, port uint16) bool {
+	for _, p := range ps {
+		if p.Proto == proto && p.First <= port && port <= p.Last {
+			return true
+		}
+	}
+	return false
+}
