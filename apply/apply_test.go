@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -51,32 +50,7 @@ func (f *faulty) SyncFirewall(from, to *plan.Firewall) error {
 	return f.write("firewall", func() error { return f.Kernel.SyncFirewall(from, to) })
 }
 
-func testConfig() *schema.Config {
-	on := true
-	tcp := func(p uint16) schema.Port { return schema.Port{Proto: "tcp", First: p, Last: p} }
-	return &schema.Config{
-		IPForward: &on,
-		Firewall:  true,
-		Bridges: []schema.Bridge{{
-			Name:           "docker0",
-			Address:        netip.MustParsePrefix("172.17.0.1/16"),
-			MTU:            1500,
-			ICC:            false,
-			Masquerade:     true,
-			AllowedSources: []netip.Prefix{netip.MustParsePrefix("198.51.100.10/32")},
-			Containers: []schema.Container{
-				{Name: "web", Address: netip.MustParseAddr("172.17.0.2"), Expose: []schema.Port{tcp(80)}},
-				{Name: "db", Address: netip.MustParseAddr("172.17.0.3"), Expose: []schema.Port{tcp(5432)}},
-			},
-			Links: []schema.Link{{From: "web", To: "db", Ports: []schema.Port{tcp(5432)}}},
-		}, {
-			Name:    "br-app",
-			Address: netip.MustParsePrefix("172.18.0.1/16"),
-			MTU:     1400,
-			ICC:     true,
-		}},
-	}
-}
+func testConfig() *schema.Config { return apply.SampleConfig() }
 
 // setup makes a namespace whose starting state differs from the desired one
 // in every kind of object, so every kind of step runs: a sysctl switched off,

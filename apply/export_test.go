@@ -1,5 +1,11 @@
 package apply
 
+import "github.com/netctl/netctl/schema"
+
+// SampleConfig is the file the fake-kernel tests use; the root tests of
+// apply_test use the same one.
+func SampleConfig() *schema.Config { return fakeConfig() }
+
 // FailConfirmingJournal makes the write of a journal marked as waiting for
 // confirmation fail with err (a full disk), until restore is called.
 func FailConfirmingJournal(err error) (restore func()) {

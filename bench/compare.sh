@@ -41,8 +41,7 @@ prefix="ncbench-$$"
 mkdir -p "$OUT"
 cleanup() {
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-" || true); do
-		ip netns del "$ns" 2>/dev/null || true
-		rm -f "/run/netctl/$ns.lock"
+		ip netns del "$ns" 2>/dev/null || true  # netctl removes its own lock file
 	done
 	rm -rf "$work"
 }
