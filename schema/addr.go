@@ -11,7 +11,7 @@ import (
 const (
 	gatewayExample = "an IPv4 gateway address with prefix length, e.g. 172.17.0.1/16"
 	hostExample    = "an IPv4 address, e.g. 172.17.0.2"
-	sourceExample  = "an IPv4 address or CIDR, e.g. 198.51.100.10 or 203.0.113.0/24"
+	sourceExample  = "an IPv4 or IPv6 address or CIDR, e.g. 198.51.100.10, 203.0.113.0/24 or 2001:db8:100::/48"
 )
 
 // addrText reads a scalar holding an address; a YAML integer or number is
@@ -32,7 +32,7 @@ func (p *parser) gateway(n *node, path fieldPath) (netip.Prefix, bool) {
 	if !strings.Contains(s, "/") {
 		if a, err := netip.ParseAddr(s); err == nil {
 			if !a.Is4() {
-				p.add(n, path, "IPv6 is not supported yet")
+				p.add(n, path, "%s", ipv6Elsewhere)
 			} else {
 				p.add(n, path, "%s has no prefix length: expected %s", s, gatewayExample)
 			}
@@ -45,7 +45,7 @@ func (p *parser) gateway(n *node, path fieldPath) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	if !pr.Addr().Is4() {
-		p.add(n, path, "IPv6 is not supported yet")
+		p.add(n, path, "%s", ipv6Elsewhere)
 		return netip.Prefix{}, false
 	}
 	if pr.Bits() > 30 {
@@ -91,7 +91,7 @@ func (p *parser) hostAddr(n *node, path fieldPath) (netip.Addr, bool) {
 	}
 	if pr, err := netip.ParsePrefix(s); err == nil {
 		if !pr.Addr().Is4() {
-			p.add(n, path, "IPv6 is not supported yet")
+			p.add(n, path, "%s", ipv6Elsewhere)
 		} else {
 			p.add(n, path, "%s has a prefix length: a container's address takes its bridge's, write %s", s, pr.Addr())
 		}
@@ -103,7 +103,7 @@ func (p *parser) hostAddr(n *node, path fieldPath) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	if !a.Is4() {
-		p.add(n, path, "IPv6 is not supported yet")
+		p.add(n, path, "%s", ipv6Elsewhere)
 		return netip.Addr{}, false
 	}
 	return a, true
@@ -130,10 +130,14 @@ func (p *parser) source(n *node, path fieldPath) (netip.Prefix, bool) {
 			p.add(n, path, "malformed address %q: expected %s", shorten(s), sourceExample)
 			return netip.Prefix{}, false
 		}
+		if a.Zone() != "" {
+			p.add(n, path, "%s has a zone: allowed sources are addresses without zone", s)
+			return netip.Prefix{}, false
+		}
 		pr = netip.PrefixFrom(a, a.BitLen())
 	}
-	if !pr.Addr().Is4() {
-		p.add(n, path, "IPv6 is not supported yet")
+	if msg := badSource6(pr.Addr()); msg != "" {
+		p.add(n, path, "%s", msg)
 		return netip.Prefix{}, false
 	}
 	if m := pr.Masked(); m != pr {

@@ -18,6 +18,8 @@ type Config struct {
 	File string
 	// IPForward is net.ipv4.ip_forward: nil leaves the sysctl alone.
 	IPForward *bool
+	// IP6Forward is net.ipv6.conf.all.forwarding: nil leaves it alone.
+	IP6Forward *bool
 	// Firewall is Docker's --iptables: false means netctl writes no firewall.
 	Firewall bool
 	// Bridges in file order.
@@ -30,16 +32,22 @@ type Bridge struct {
 	// Address is the gateway address with the subnet's prefix length
 	// (172.17.0.1/16); Address.Masked() is the containers' subnet.
 	Address netip.Prefix
-	MTU     int
+	// Address6, when valid, is the IPv6 gateway address with its
+	// subnet's prefix length: the bridge is dual-stack.
+	Address6 netip.Prefix
+	MTU      int
 	// ICC is Docker's --icc: containers on this bridge may talk to each other.
 	ICC bool
 	// Masquerade is Docker's --ip-masq.
 	Masquerade bool
+	// Masquerade6 is NAT66 of the IPv6 subnet (default false).
+	Masquerade6 bool
 	// ExternalInterface is where outside traffic enters; empty means any
 	// interface other than the bridge.
 	ExternalInterface string
 	// AllowedSources, when not empty, are the only sources that may reach the
-	// containers from outside. Each is masked; a host address is a /32.
+	// containers from outside. Each is masked; a host address is a /32
+	// (/128). IPv6 entries only on a dual-stack bridge.
 	AllowedSources []netip.Prefix
 	Containers     []Container
 	Links          []Link
@@ -53,6 +61,8 @@ type Bridge struct {
 type Container struct {
 	Name    string
 	Address netip.Addr
+	// Address6 is the IPv6 address; invalid (zero) when not given.
+	Address6 netip.Addr
 	// Expose is what the container's Dockerfile EXPOSEs.
 	Expose []Port
 }

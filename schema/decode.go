@@ -50,6 +50,8 @@ type bridgeSrc struct {
 	addrSeen bool  // address was written (perhaps wrongly)
 	icc      *node // set when written as a valid boolean
 	masq     *node // likewise
+	addr6    *node // address6, when valid
+	masq6    *node // masquerade6, when written as a valid boolean
 	ext      *node // likewise, for a valid name
 	sources  []sourceSrc
 	srcNode  *node // allowed_sources, when written
@@ -62,6 +64,7 @@ type containerSrc struct {
 	key    *node
 	path   fieldPath
 	addr   *node // nil: missing or wrong
+	addr6  *node // address6, when valid
 	expose []portSrc
 	// exposeBroken: some written port was wrong (and reported).
 	exposeBroken bool
@@ -123,6 +126,10 @@ func (p *parser) config(doc *node) *Config {
 		case "ip_forward":
 			if b, ok := p.boolean(e.val, e.path); ok {
 				cfg.IPForward = &b
+			}
+		case "ip6_forward":
+			if b, ok := p.boolean(e.val, e.path); ok {
+				cfg.IP6Forward = &b
 			}
 		case "firewall":
 			if b, ok := p.boolean(e.val, e.path); ok {
@@ -196,6 +203,14 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 			if a, ok := p.gateway(e.val, e.path); ok {
 				bs.b.Address = a
 				bs.addr = e.val
+			}
+		case "address6":
+			if a, ok := p.gateway6(e.val, e.path); ok {
+				bs.b.Address6, bs.addr6 = a, e.val
+			}
+		case "masquerade6":
+			if b, ok := p.boolean(e.val, e.path); ok {
+				bs.b.Masquerade6, bs.masq6 = b, e.val
 			}
 		case "mtu":
 			if v, ok := p.integer(e.val, e.path); ok {
@@ -290,6 +305,10 @@ func (p *parser) containers(bs *bridgeSrc, n *node, path fieldPath) {
 					if a, ok := p.hostAddr(f.val, f.path); ok {
 						cs.c.Address = a
 						cs.addr = f.val
+					}
+				case "address6":
+					if a, ok := p.hostAddr6(f.val, f.path); ok {
+						cs.c.Address6, cs.addr6 = a, f.val
 					}
 				case "expose":
 					cs.expose = p.ports(f.val, f.path)

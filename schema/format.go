@@ -20,19 +20,22 @@ import (
 
 // File is a whole netctl.yaml.
 type File struct {
-	IPForward *bool                   `yaml:"ip_forward,omitempty" doc:"net.ipv4.ip_forward: true sets it to 1, false to 0. Omitted, netctl leaves the sysctl alone."`
-	Firewall  *bool                   `yaml:"firewall,omitempty" default:"true" doc:"Docker's --iptables. false: netctl writes no firewall at all (then icc: false, masquerade, allowed_sources and links are refused)."`
-	Bridges   Map[IfName, FileBridge] `yaml:"bridges,omitempty" doc:"The bridges netctl manages, by Linux interface name: Docker's default bridge (docker0) and user-defined networks."`
+	IPForward  *bool                   `yaml:"ip_forward,omitempty" doc:"net.ipv4.ip_forward: true sets it to 1, false to 0. Omitted, netctl leaves the sysctl alone."`
+	IP6Forward *bool                   `yaml:"ip6_forward,omitempty" doc:"net.ipv6.conf.all.forwarding: true sets it to 1, false to 0. Omitted, netctl leaves the sysctl alone."`
+	Firewall   *bool                   `yaml:"firewall,omitempty" default:"true" doc:"Docker's --iptables. false: netctl writes no firewall at all (then icc: false, masquerade, allowed_sources and links are refused)."`
+	Bridges    Map[IfName, FileBridge] `yaml:"bridges,omitempty" doc:"The bridges netctl manages, by Linux interface name: Docker's default bridge (docker0) and user-defined networks."`
 }
 
 // FileBridge is one bridge network.
 type FileBridge struct {
 	Address           Gateway                           `yaml:"address" required:"true" doc:"The bridge's gateway address with the subnet's prefix length (Docker's --bip), e.g. 172.17.0.1/16. The containers live in that subnet."`
+	Address6          Gateway6                          `yaml:"address6,omitempty" doc:"The bridge's IPv6 gateway address with the subnet's prefix length, e.g. fd00:17::1/64. Present, the bridge is dual-stack: every promise holds for IPv6 too. Omitted, netctl's firewall drops all IPv6 forwarded to, from or across the bridge, link-local included."`
 	MTU               int                               `yaml:"mtu,omitempty" default:"1500" min:"68" max:"65535" doc:"The bridge's MTU."`
 	ICC               *bool                             `yaml:"icc,omitempty" default:"true" doc:"Docker's --icc: whether containers on this bridge may talk to each other freely. false: only links are allowed (needs the firewall)."`
 	Masquerade        *bool                             `yaml:"masquerade,omitempty" default:"true" doc:"Docker's --ip-masq: masquerade traffic from the subnet that leaves through another interface. Default true with the firewall, false without."`
+	Masquerade6       *bool                             `yaml:"masquerade6,omitempty" default:"false" doc:"NAT66: masquerade IPv6 traffic from the bridge's IPv6 subnet that leaves through another interface (Docker's ip6tables default is true; netctl's is false). Needs address6 and the firewall."`
 	ExternalInterface IfName                            `yaml:"external_interface,omitempty" doc:"Where outside traffic enters (e.g. eth0). Omitted: any interface other than the bridge."`
-	AllowedSources    Flow[Source]                      `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 addresses or CIDRs may reach the containers from outside (Docker's DROP rule negated on a source)."`
+	AllowedSources    Flow[Source]                      `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 or IPv6 addresses or CIDRs (IPv6 ones on a dual-stack bridge) may reach the containers from outside (Docker's DROP rule negated on a source)."`
 	Containers        Map[ContainerName, FileContainer] `yaml:"containers,omitempty" doc:"The containers attached to this bridge, by name."`
 	Links             []FileLink                        `yaml:"links,omitempty" doc:"Docker's --link: 'from' may open connections to 'to' on the listed ports."`
 	Adopt             bool                              `yaml:"adopt,omitempty" default:"false" doc:"true: a bridge of this name that netctl did not create is adopted (marked netctl:adopted) and managed; when it leaves the file, or on destroy, it is released (mark and addresses removed, link kept), never deleted. false: such a bridge is a plan error. A bridge that does not exist is created either way."`
@@ -40,8 +43,9 @@ type FileBridge struct {
 
 // FileContainer is a container attached to a bridge.
 type FileContainer struct {
-	Address HostAddress    `yaml:"address" required:"true" doc:"The container's IPv4 address in its bridge's subnet, without prefix length, e.g. 172.17.0.2."`
-	Expose  Flow[FilePort] `yaml:"expose,omitempty" doc:"What the container's Dockerfile EXPOSEs: PORT, PORT/PROTO or START-END/PROTO; protocol tcp (default), udp or sctp."`
+	Address  HostAddress    `yaml:"address" required:"true" doc:"The container's IPv4 address in its bridge's subnet, without prefix length, e.g. 172.17.0.2."`
+	Address6 HostAddress6   `yaml:"address6,omitempty" doc:"The container's IPv6 address in its bridge's IPv6 subnet (the bridge needs address6), without prefix length, e.g. fd00:17::3."`
+	Expose   Flow[FilePort] `yaml:"expose,omitempty" doc:"What the container's Dockerfile EXPOSEs: PORT, PORT/PROTO or START-END/PROTO; protocol tcp (default), udp or sctp."`
 }
 
 // MarshalYAML writes a container on one line: {address: 172.17.0.2, expose: [80/tcp]}.
@@ -148,7 +152,13 @@ type Gateway string
 // HostAddress is an IPv4 address.
 type HostAddress string
 
-// Source is an IPv4 address or CIDR.
+// Gateway6 is an IPv6 address with prefix length.
+type Gateway6 string
+
+// HostAddress6 is an IPv6 address.
+type HostAddress6 string
+
+// Source is an IPv4 or IPv6 address or CIDR.
 type Source string
 
 // FilePort is PORT, PORT/PROTO or START-END/PROTO; a YAML integer is a tcp port.

@@ -161,8 +161,9 @@ const (
 	PatternGateway = `^` + ipv4 + `/([0-9]|[12][0-9]|30)$`
 	// PatternHostAddress is an IPv4 address without prefix length.
 	PatternHostAddress = `^` + ipv4 + `$`
-	// PatternSource is an IPv4 address or CIDR.
-	PatternSource = `^` + ipv4 + `(/([0-9]|[12][0-9]|3[0-2]))?$`
+	// PatternSource is an IPv4 address or CIDR, or an IPv6 one (loosely:
+	// the loader checks it).
+	PatternSource = `^(` + ipv4 + `(/([0-9]|[12][0-9]|3[0-2]))?|` + ipv6 + `(/` + bits6 + `)?)$`
 	// PatternPort is PORT, START-END, PORT/PROTO or START-END/PROTO.
 	PatternPort = `^` + portNum + `(-` + portNum + `)?(/(tcp|udp|sctp))?$`
 )
@@ -207,9 +208,9 @@ func (HostAddress) jsonSchema() map[string]any {
 func (Source) jsonSchema() map[string]any {
 	return map[string]any{
 		"type":        "string",
-		"description": "An IPv4 address (a host) or CIDR without host bits set.",
+		"description": "An IPv4 or IPv6 address (a host) or CIDR without host bits set; IPv6 entries only on a bridge with address6.",
 		"pattern":     PatternSource,
-		"examples":    []any{"198.51.100.10", "203.0.113.0/24"},
+		"examples":    []any{"198.51.100.10", "203.0.113.0/24", "2001:db8:100::/48"},
 	}
 }
 

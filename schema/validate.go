@@ -30,13 +30,16 @@ func (p *parser) validate(cfg *Config, firewall *node, bridges []*bridgeSrc) {
 			p.withoutFirewall(bs, firewall)
 		}
 		p.sources(bs)
+		p.ipv6Checks(bs, firewall)
 		p.containerChecks(bs)
+		p.container6Checks(bs)
 		p.linkChecks(bs)
 	}
 	overlaps(subnets, func(later, earlier int) {
 		l, e := bridges[later], bridges[earlier]
 		p.add(l.addr, child(l.path, "address"), "subnet %s overlaps the subnet %s of bridge %q", l.b.Address.Masked(), e.b.Address.Masked(), e.b.Name)
 	})
+	p.subnet6Overlaps(bridges)
 }
 
 // withoutFirewall refuses what needs the firewall when firewall is false,
@@ -61,9 +64,11 @@ func (p *parser) withoutFirewall(bs *bridgeSrc, firewall *node) {
 }
 
 func (p *parser) sources(bs *bridgeSrc) {
-	ivs := make([]interval, len(bs.sources))
+	ivs := make([]interval, 0, len(bs.sources))
 	for i, s := range bs.sources {
-		ivs[i] = prefixInterval(s.prefix, i)
+		if s.prefix.Addr().Is4() { // IPv6 entries: ipv6Checks
+			ivs = append(ivs, prefixInterval(s.prefix, i))
+		}
 		bs.b.AllowedSources = append(bs.b.AllowedSources, s.prefix)
 	}
 	overlaps(ivs, func(later, earlier int) {
