@@ -45,6 +45,7 @@ func Desired(cfg *schema.Config) State {
 			s.Sysctls[SysctlBridgeNFIp6tables] = "1"
 		}
 	}
+	desired6(cfg, &s)
 	if cfg.Firewall {
 		s.Firewall = desiredFirewall(cfg.Bridges)
 	}
@@ -72,6 +73,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 	text := make([]byte, 0, nlinks*96) // two addresses, a port and a comment
 	spans := make([]elementSpan, 0, nlinks)
 	sources := Set{Name: SetAllowedSources, Type: AllowedSourcesKeyType, Interval: true}
+	sources6 := Set{Name: SetAllowedSources6, Type: AllowedSources6KeyType, Interval: true}
 
 	for _, b := range bridges {
 		addr := "bridge." + b.Name
@@ -87,6 +89,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 				})
 			}
 		}
+		forward = append(forward, ipv4OnlyRules(b)...)
 		if len(b.AllowedSources) > 0 {
 			from := Match{Key: KeyIIFName, Value: b.Name, Negate: true}
 			if b.ExternalInterface != "" {
@@ -98,13 +101,18 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 				Verdict: VerdictDrop,
 			})
 			for _, p := range b.AllowedSources {
+				if !p.Addr().Is4() {
+					continue // allowedSources6
+				}
 				sources.Elements = append(sources.Elements, Element{
 					Key:     quoteIfname(b.Name) + " . " + CanonicalPrefix(p),
 					Comment: AllowedSourceAddress(b.Name, p),
 				})
 			}
+			forward = append(forward, allowedSources6(b, from, out, &sources6)...)
 		}
 		if !b.ICC {
+			forward = append(forward, iccRules6(b, in, out)...)
 			forward = append(forward,
 				Rule{
 					Comment: addr + ".links",
@@ -148,6 +156,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 				Verdict: VerdictMasquerade,
 			})
 		}
+		postrouting = append(postrouting, masquerade6(b)...)
 	}
 	// The keys and comments of all link elements are one string: two
 	// allocations instead of two per link.
@@ -165,7 +174,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 			{Name: ChainPostrouting, Type: "nat", Hook: "postrouting", Priority: 100, Policy: VerdictAccept, Rules: postrouting},
 			{Name: ChainUser},
 		},
-		Sets: []Set{sources, links}, // sorted by name
+		Sets: sortedSets(append([]Set{sources, links}, firewall6Sets(bridges, sources6)...)), // sorted by name
 	}
 }
 

@@ -146,10 +146,14 @@ func TestDesired(t *testing.T) {
 				`jump user comment "firewall.user"`,
 				`ct state established,related accept comment "firewall.established"`,
 				`iifname "docker0" oifname "br-internal" drop comment "bridge.docker0.isolation.br-internal"`,
+				`iifname "docker0" meta nfproto ipv6 drop comment "bridge.docker0.ipv4_only.in"`,
+				`oifname "docker0" meta nfproto ipv6 drop comment "bridge.docker0.ipv4_only.out"`,
 				`iifname != "docker0" oifname "docker0" oifname . ip saddr != @allowed_sources drop comment "bridge.docker0.allowed_sources"`,
 				`iifname "docker0" oifname "docker0" ip saddr . ip daddr . meta l4proto . th dport @links accept comment "bridge.docker0.links"`,
 				`iifname "docker0" oifname "docker0" drop comment "bridge.docker0.icc"`,
 				`iifname "br-internal" oifname "docker0" drop comment "bridge.br-internal.isolation.docker0"`,
+				`iifname "br-internal" meta nfproto ipv6 drop comment "bridge.br-internal.ipv4_only.in"`,
+				`oifname "br-internal" meta nfproto ipv6 drop comment "bridge.br-internal.ipv4_only.out"`,
 				`iifname "eth0" oifname "br-internal" oifname . ip saddr != @allowed_sources drop comment "bridge.br-internal.allowed_sources"`,
 			})
 		},
@@ -163,7 +167,7 @@ func TestDesired(t *testing.T) {
 		check: func(t *testing.T, s State) {
 			var iso []string
 			for _, r := range s.Firewall.Chain(ChainForward).Rules {
-				if slices.ContainsFunc(r.Match, func(m Match) bool { return m.Key == KeyOIFName }) && r.Verdict == VerdictDrop && len(r.Match) == 2 {
+				if slices.ContainsFunc(r.Match, func(m Match) bool { return m.Key == KeyOIFName }) && r.Verdict == VerdictDrop && len(r.Match) == 2 && !strings.Contains(r.Comment, ".ipv4_only.") {
 					iso = append(iso, r.String())
 				}
 			}
