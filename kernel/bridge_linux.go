@@ -52,7 +52,7 @@ func (h *Handle) readBridges(names []string) (map[string]plan.Bridge, error) {
 		return nil, nil
 	}
 	addrs, err := retryDump("listing addresses", func() ([]netlink.Addr, error) {
-		return h.nl.AddrList(nil, netlink.FAMILY_V4)
+		return h.nl.AddrList(nil, netlink.FAMILY_ALL)
 	})
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func (h *Handle) readBridges(names []string) (map[string]plan.Bridge, error) {
 		}
 		for _, ad := range addrs {
 			if ad.LinkIndex == a.Index {
-				if p, ok := prefixOf(ad.IPNet); ok {
+				if p, ok := bridgeAddr(ad); ok {
 					b.Addresses = append(b.Addresses, p)
 				}
 			}
@@ -204,7 +204,7 @@ func (h *Handle) createLink(to *plan.Bridge) (err error) {
 		}
 	}
 	for _, p := range to.Addresses {
-		if err := h.nl.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p)}); err != nil {
+		if err := h.nl.AddrAdd(l, newAddr(p)); err != nil {
 			return fmt.Errorf("bridge %s: adding address %s: %w", to.Name, p, err)
 		}
 	}
@@ -269,14 +269,14 @@ func (h *Handle) updateLink(from, to *plan.Bridge) error {
 	// Deleting a primary address takes its secondaries with it: add what
 	// the bridge lacks now, not what `from` lacked.
 	cur, err := retryDump("listing addresses", func() ([]netlink.Addr, error) {
-		return h.nl.AddrList(l, netlink.FAMILY_V4)
+		return h.nl.AddrList(l, netlink.FAMILY_ALL)
 	})
 	if err != nil {
 		return fmt.Errorf("bridge %s: %w", to.Name, err)
 	}
 	for _, p := range to.Addresses {
 		if !slices.ContainsFunc(cur, func(a netlink.Addr) bool { q, _ := prefixOf(a.IPNet); return q == p }) {
-			if err := h.nl.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p)}); err != nil {
+			if err := h.nl.AddrAdd(l, newAddr(p)); err != nil {
 				return fmt.Errorf("bridge %s: adding address %s: %w", to.Name, p, err)
 			}
 		}

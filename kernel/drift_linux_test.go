@@ -247,6 +247,8 @@ func TestDrift(t *testing.T) {
 				{"firewall.set.links", plan.Create},
 				{"firewall.user", plan.Create},
 				{"firewall.established", plan.Create},
+				{"bridge.docker0.ipv4_only.in", plan.Create},
+				{"bridge.docker0.ipv4_only.out", plan.Create},
 				{"bridge.docker0.allowed_sources", plan.Create},
 				{"bridge.docker0.links", plan.Create},
 				{icc, plan.Create},

@@ -104,6 +104,7 @@ func goldenCases() []goldenCase {
 		{name: "no-change", from: desired, to: desired},
 		// The person's user* objects are neither deleted nor written.
 		{name: "user-objects-kept", from: withUserObjects(desired), to: oneMore},
+		{name: "create-dual-stack", to: plan.Desired(dualStackConfig()).Firewall},
 		{name: "large-3000", to: linksFirewall(3000), summary: true},
 		{name: "large-delete-3000", from: linksFirewall(3000), to: linksFirewall(0), summary: true},
 	}

@@ -64,29 +64,33 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 		}
 	}
 	d := decoder{items: items[:len(items)-1]}
-	nfproto, ipSeen := false, false
+	// nfproto is the family of `meta nfproto` (at ms[nfprotoAt]): implied
+	// by the address matches after it, or, without any, a match of its own.
+	nfproto, nfprotoAt, ipSeen := 0, 0, false
 	for d.i < len(d.items) {
-		if d.nfprotoIPv4() {
-			if nfproto || ipSeen {
+		if fam, ok := d.nfproto(); ok {
+			if nfproto != 0 || ipSeen {
 				return nil, "", false
 			}
-			nfproto = true
+			nfproto, nfprotoAt = fam, len(ms)
 			continue
 		}
 		m, ok := d.match()
 		if !ok {
-			return nil, "", false
+			if m, ok = d.match6(); !ok {
+				return nil, "", false
+			}
 		}
-		if usesIP(m.Key) {
-			if !nfproto {
+		if fam := plan.MatchFamily(m.Key); fam != 0 {
+			if nfproto != fam {
 				return nil, "", false
 			}
 			ipSeen = true
 		}
 		ms = append(ms, m)
 	}
-	if nfproto && !ipSeen {
-		return nil, "", false
+	if nfproto != 0 && !ipSeen {
+		ms = slices.Insert(ms, nfprotoAt, plan.Match{Key: plan.KeyNFProto, Value: map[int]string{4: "ipv4", 6: "ipv6"}[nfproto]})
 	}
 	switch v := items[len(items)-1].e.(type) {
 	case *expr.Verdict:

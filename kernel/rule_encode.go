@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/nftables/expr"
-	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/plan"
 )
@@ -69,13 +68,13 @@ func encodeRule(r plan.Rule, setID func(string) uint32) ([]expr.Any, error) {
 		return nil, fmt.Errorf("rule %q: comment longer than %d bytes", r.Comment, maxCommentLen)
 	}
 	es := make([]expr.Any, 0, 4*len(r.Match)+3)
-	nfproto := false
+	nfproto := 0 // the family checked so far
 	for _, m := range r.Match {
-		if usesIP(m.Key) && !nfproto {
-			nfproto = true
+		if fam := plan.MatchFamily(m.Key); fam != 0 && nfproto == 0 {
+			nfproto = fam
 			es = append(es,
 				&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg1},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.NFPROTO_IPV4}})
+				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{nfprotoOf(fam)}})
 		}
 		var err error
 		if es, err = encodeMatch(es, m, setID); err != nil {
@@ -95,14 +94,6 @@ func encodeRule(r plan.Rule, setID func(string) uint32) ([]expr.Any, error) {
 		return nil, fmt.Errorf("rule %q: unsupported verdict %q", r.Comment, v)
 	}
 	return es, nil
-}
-
-func usesIP(k plan.MatchKey) bool {
-	switch k {
-	case plan.KeySAddr, plan.KeyDAddr, plan.KeyLinkTuple, plan.KeySourceTuple:
-		return true
-	}
-	return false
 }
 
 func validChainName(s string) bool {
@@ -207,7 +198,7 @@ func encodeMatch(es []expr.Any, m plan.Match, setID func(string) uint32) ([]expr
 			&expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSAddr, Len: 4},
 			&expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
 	}
-	return nil, fmt.Errorf("unsupported match key %q", m.Key)
+	return encodeMatch6(es, m, setID)
 }
 
 func setRef(v string) (string, error) {

@@ -23,6 +23,7 @@ const (
 	kindProto
 	kindService
 	kindIfname
+	kindIPv6
 )
 
 // datatype is an nft datatype: its name, its magic number (nft's
@@ -42,6 +43,7 @@ var datatypes = []datatype{
 	{"inet_proto", 12, 1, kindProto},
 	{"inet_service", 13, 2, kindService},
 	{"ifname", 41, 16, kindIfname},
+	{"ipv6_addr", 8, 16, kindIPv6},
 }
 
 func datatypeByName(name string) (datatype, bool) {
@@ -178,7 +180,7 @@ func parseField(f datatype, s string, lo, hi []byte) error {
 		return parseHexField(s, lo, hi)
 	}
 	switch f.kind {
-	case kindIPv4:
+	case kindIPv4, kindIPv6:
 		return parseAddrField(s, lo, hi)
 	case kindProto:
 		a, b, err := parseRange(s, parseProto)
@@ -204,7 +206,7 @@ func parseField(f datatype, s string, lo, hi []byte) error {
 
 func renderField(dst []byte, f datatype, lo, hi []byte) []byte {
 	switch f.kind {
-	case kindIPv4:
+	case kindIPv4, kindIPv6:
 		return renderAddr(dst, lo, hi)
 	case kindProto:
 		if lo[0] == hi[0] {
