@@ -81,12 +81,13 @@ func checkConfig(t *testing.T, cfg *Config) {
 			t.Errorf("bridge %s needs the firewall, which is off: %+v", b.Name, b)
 		}
 		for _, s := range b.AllowedSources {
-			if s != s.Masked() || !s.Addr().Is4() {
+			if s != s.Masked() || s.Addr().Is4In6() || (s.Addr().Is6() && !b.Address6.IsValid()) {
 				t.Errorf("bad allowed source %v", s)
 			}
 		}
 		for _, c := range b.Containers {
-			if !validContainerName(c.Name) || !b.Address.Masked().Contains(c.Address) || c.Address == b.Address.Addr() {
+			if !validContainerName(c.Name) || !b.Address.Masked().Contains(c.Address) || c.Address == b.Address.Addr() ||
+				c.Address6.IsValid() && (!b.Address6.Masked().Contains(c.Address6) || c.Address6 == b.Address6.Addr()) {
 				t.Errorf("bad container %+v on %s", c, b.Name)
 			}
 			checkPorts(t, c.Expose)
@@ -123,6 +124,9 @@ func render(cfg *Config) string {
 	if cfg.IPForward != nil {
 		fmt.Fprintf(&b, "ip_forward: %v\n", *cfg.IPForward)
 	}
+	if cfg.IP6Forward != nil {
+		fmt.Fprintf(&b, "ip6_forward: %v\n", *cfg.IP6Forward)
+	}
 	fmt.Fprintf(&b, "firewall: %v\nbridges:\n", cfg.Firewall)
 	ports := func(ps []Port) string {
 		s := make([]string, len(ps))
@@ -134,6 +138,9 @@ func render(cfg *Config) string {
 	for _, br := range cfg.Bridges {
 		fmt.Fprintf(&b, "  %s:\n    address: %s\n    mtu: %d\n    icc: %v\n    masquerade: %v\n",
 			q(br.Name), br.Address, br.MTU, br.ICC, br.Masquerade)
+		if br.Address6.IsValid() {
+			fmt.Fprintf(&b, "    address6: %s\n    masquerade6: %v\n", br.Address6, br.Masquerade6)
+		}
 		if br.ExternalInterface != "" {
 			fmt.Fprintf(&b, "    external_interface: %s\n", q(br.ExternalInterface))
 		}
@@ -147,6 +154,9 @@ func render(cfg *Config) string {
 			b.WriteString("    containers:\n")
 			for _, c := range br.Containers {
 				fmt.Fprintf(&b, "      %s:\n        address: %s\n", q(c.Name), c.Address)
+				if c.Address6.IsValid() {
+					fmt.Fprintf(&b, "        address6: %q\n", c.Address6)
+				}
 				if len(c.Expose) > 0 {
 					fmt.Fprintf(&b, "        expose: %s\n", ports(c.Expose))
 				}

@@ -118,6 +118,7 @@ type facts struct {
 	containers map[string]netip.Addr
 	byAddr     map[netip.Addr]string
 	links      map[[2]string][]schema.Port
+	ipv6       facts6
 }
 
 func (w *writer) note(format string, args ...any) {
@@ -135,6 +136,7 @@ func (w *writer) file() schema.File {
 	default:
 		w.note("%s is %q, neither 0 nor 1: ip_forward is left out", plan.SysctlIPForward, v)
 	}
+	f.IP6Forward = w.ip6Forward()
 	firewall := live.Firewall != nil
 	f.Firewall = ptr(firewall)
 
@@ -234,7 +236,13 @@ func (w *writer) firewall(fw *plan.Firewall) {
 					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
 				}
 			}
-		case plan.SetAllowedSources:
+		case plan.SetLinks6:
+			for _, e := range s.Elements {
+				if !w.linkElement6(e) {
+					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
+				}
+			}
+		case plan.SetAllowedSources, plan.SetAllowedSources6:
 			for _, e := range s.Elements {
 				if !w.sourceElement(e) {
 					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
@@ -255,6 +263,7 @@ func (w *writer) bridgeRule(chain string, fa *facts, what string, r plan.Rule) b
 	switch {
 	case chain == plan.ChainPostrouting && what == "masquerade":
 		fa.masquerade = true
+	case w.bridgeRule6(chain, fa, what):
 	case chain != plan.ChainForward:
 		return false
 	case what == "icc":
@@ -378,9 +387,9 @@ func (w *writer) sourceElement(e plan.Element) bool {
 	} else {
 		var a netip.Addr
 		a, err = netip.ParseAddr(addr)
-		p = netip.PrefixFrom(a, 32)
+		p = netip.PrefixFrom(a, a.BitLen())
 	}
-	if err != nil || !p.Addr().Is4() || p != p.Masked() || e.Comment != plan.AllowedSourceAddress(name, p) {
+	if err != nil || p.Addr().Is4In6() || p != p.Masked() || e.Comment != plan.AllowedSourceAddress(name, p) {
 		return false
 	}
 	fa.sources = append(fa.sources, p)
@@ -393,13 +402,14 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 		e.Comment = "attached ports, not netctl's: " + strings.Join(b.Ports, ", ")
 		w.note("bridge %q has attached ports, not netctl's: %s", b.Name, strings.Join(b.Ports, ", "))
 	}
-	switch len(b.Addresses) {
+	v4, v6 := w.splitAddresses(b)
+	switch len(v4) {
 	case 0:
 		w.note("bridge %q has no address, and a file must give one: left out", b.Name)
 		return e, false
 	case 1:
 	default:
-		w.note("bridge %q has %d addresses; a file gives one: only %s is kept", b.Name, len(b.Addresses), b.Addresses[0])
+		w.note("bridge %q has %d addresses; a file gives one: only %s is kept", b.Name, len(v4), v4[0])
 	}
 	if !b.Up {
 		w.note("bridge %q is down; netctl sets its bridges up", b.Name)
@@ -409,12 +419,18 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 	}
 	// A bridge netctl did not create applies only with adopt: true (an
 	// adopted one says so with it).
-	e.Value = schema.FileBridge{Address: schema.Gateway(b.Addresses[0].String()), MTU: b.MTU, Adopt: b.Owner != plan.Owner}
+	e.Value = schema.FileBridge{Address: schema.Gateway(v4[0].String()), MTU: b.MTU, Adopt: b.Owner != plan.Owner}
+	if len(v6) > 0 {
+		e.Value.Address6 = schema.Gateway6(v6[0].String())
+	}
 	if !firewall {
 		return e, true
 	}
 	v := &e.Value
 	v.ICC, v.Masquerade = ptr(fa.icc), ptr(fa.masquerade)
+	if fa.ipv6.masquerade && len(v6) > 0 {
+		v.Masquerade6 = ptr(true)
+	}
 	if fa.sourceRule {
 		if err := schema.CheckIfName(fa.external); fa.external != "" && err != nil {
 			w.note("bridge %q: the allowed_sources rule names interface %q, which a netctl file cannot (%v): external_interface left out", b.Name, fa.external, err)
@@ -453,7 +469,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 	for _, n := range names {
 		v.Containers = append(v.Containers, schema.Entry[schema.ContainerName, schema.FileContainer]{
 			Name:  schema.ContainerName(n),
-			Value: schema.FileContainer{Address: schema.HostAddress(fa.containers[n].String()), Expose: portList(schema.MergePorts(exposed[n]))},
+			Value: schema.FileContainer{Address: schema.HostAddress(fa.containers[n].String()), Address6: fa.ipv6.address6(n, v6), Expose: portList(schema.MergePorts(exposed[n]))},
 		})
 	}
 	sort.Slice(pairs, func(i, j int) bool {

@@ -295,7 +295,7 @@ bridges:
 			name:     "no address",
 			edit:     func(s *plan.State) { b := s.Bridges["docker0"]; b.Addresses = nil; s.Bridges["docker0"] = b },
 			notes:    []string{`bridge "docker0" has no address`},
-			residual: []string{"bridge.docker0", "bridge.docker0.links", "bridge.docker0.icc", "bridge.docker0.masquerade", "bridge.docker0.link.web->db"},
+			residual: []string{"bridge.docker0", "bridge.docker0.ipv4_only.in", "bridge.docker0.ipv4_only.out", "bridge.docker0.links", "bridge.docker0.icc", "bridge.docker0.masquerade", "bridge.docker0.link.web->db"},
 		},
 	}
 	for _, c := range cases {

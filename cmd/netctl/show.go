@@ -14,7 +14,7 @@ import (
 // showScope is what show reads beyond what carries netctl's marks: the
 // sysctls a file may name or its firewall needs. A sysctl the namespace
 // lacks is left out of the state, not an error.
-var showScope = plan.Scope{Sysctls: []string{plan.SysctlIPForward, plan.SysctlBridgeNFIptables, plan.SysctlBridgeNFIp6tables}}
+var showScope = plan.Scope{Sysctls: []string{plan.SysctlIPForward, plan.SysctlIP6Forward, plan.SysctlBridgeNFIptables, plan.SysctlBridgeNFIp6tables}}
 
 func newShowCmd() *cobra.Command {
 	var (
