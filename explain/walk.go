@@ -256,13 +256,15 @@ func (w *walker) match(ms []plan.Match) (bool, []Step) {
 			hit = ifMatch(m.Value, w.f.From.Iface)
 		case plan.KeyOIFName:
 			hit = ifMatch(m.Value, w.f.To.Iface)
-		case plan.KeySAddr:
+		case plan.KeySAddr, plan.KeySAddr6:
 			hit = addrMatch(m.Value, w.f.From.Addr)
-		case plan.KeyDAddr:
+		case plan.KeyDAddr, plan.KeyDAddr6:
 			hit = addrMatch(m.Value, w.f.To.Addr)
+		case plan.KeyNFProto:
+			hit = (m.Value == "ipv6") == w.f.From.Addr.Is6()
 		case plan.KeyCTState:
 			hit = slices.Contains(strings.Split(m.Value, ","), "new")
-		case plan.KeyLinkTuple, plan.KeySourceTuple:
+		case plan.KeyLinkTuple, plan.KeySourceTuple, plan.KeyLinkTuple6, plan.KeySourceTuple6:
 			var el *plan.Element
 			set := w.in.Live.Firewall.Set(strings.TrimPrefix(m.Value, "@"))
 			if set != nil {
@@ -309,14 +311,14 @@ func addrMatch(v string, a netip.Addr) bool {
 func (w *walker) lookup(set *plan.Set, key plan.MatchKey) *plan.Element {
 	var fields []func(string) bool
 	switch key {
-	case plan.KeyLinkTuple:
+	case plan.KeyLinkTuple, plan.KeyLinkTuple6:
 		fields = []func(string) bool{
 			func(s string) bool { return addrField(s, w.f.From.Addr) },
 			func(s string) bool { return addrField(s, w.f.To.Addr) },
 			func(s string) bool { return s == w.f.Proto },
 			func(s string) bool { return portField(s, w.f.Port) },
 		}
-	case plan.KeySourceTuple:
+	case plan.KeySourceTuple, plan.KeySourceTuple6:
 		fields = []func(string) bool{
 			func(s string) bool { return s == `"`+w.f.To.Iface+`"` },
 			func(s string) bool { return addrField(s, w.f.From.Addr) },
