@@ -172,6 +172,11 @@ func desired6(cfg *schema.Config, s *State) {
 		s.Sysctls[SysctlIP6Forward] = boolSysctl(*cfg.IP6Forward)
 	}
 	for _, b := range cfg.Bridges {
+		if cfg.Firewall && !b.Address6.IsValid() {
+			// IPv6 across an IPv4-only bridge is bridged: the table's drop
+			// sees it only through br_netfilter, icc or not.
+			s.Sysctls[SysctlBridgeNFIp6tables] = "1"
+		}
 		if b.Address6.IsValid() {
 			br := s.Bridges[b.Name]
 			br.Addresses = append(slices.Clone(br.Addresses), b.Address6)

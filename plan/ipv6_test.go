@@ -170,3 +170,22 @@ func slicesEqual[T comparable](a, b []T) bool {
 	}
 	return true
 }
+
+// TestDesiredBridgeNFDualStack: dual-stack bridges with icc true need no
+// br_netfilter; an IPv4-only one needs the IPv6 switch, icc or not.
+func TestDesiredBridgeNFDualStack(t *testing.T) {
+	b := internal()
+	b.Address6 = pfx("fd00:10::1/64")
+	cfg := &schema.Config{Firewall: true, Bridges: []schema.Bridge{b}}
+	if s := Desired(cfg); len(s.Sysctls) != 0 {
+		t.Errorf("dual-stack, icc true: sysctls %v, want none", s.Sysctls)
+	}
+	cfg.Bridges = append(cfg.Bridges, schema.Bridge{Name: "br-v4", Address: pfx("10.99.0.1/24"), MTU: 1500, ICC: true})
+	if got := Desired(cfg).Sysctls; len(got) != 1 || got[SysctlBridgeNFIp6tables] != "1" {
+		t.Errorf("with an IPv4-only bridge: sysctls %v, want only %s=1", got, SysctlBridgeNFIp6tables)
+	}
+	cfg.Firewall = false
+	if s := Desired(cfg); len(s.Sysctls) != 0 {
+		t.Errorf("firewall off: sysctls %v, want none", s.Sysctls)
+	}
+}
