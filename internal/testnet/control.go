@@ -43,10 +43,16 @@ type ledger struct {
 type endpoint struct {
 	ns   string
 	addr netip.Addr
+	// v6: a client with the kernel's choice of source, dialling IPv6 (a
+	// round trip over one family is no control for the other).
+	v6 bool
 }
 
 func (e endpoint) String() string {
 	if !e.addr.IsValid() {
+		if e.v6 {
+			return e.ns + " (IPv6)"
+		}
 		return e.ns
 	}
 	return e.ns + " " + e.addr.String()
@@ -89,14 +95,23 @@ func (n *Net) Changed(what string) {
 	n.ledger.dests = map[endpoint]bool{}
 }
 
-func clientOf(p Probe) endpoint { return endpoint{p.From.NS, p.From.Src} }
+func clientOf(p Probe) endpoint {
+	e := endpoint{ns: p.From.NS, addr: p.From.Src}
+	if !e.addr.IsValid() {
+		e.v6 = is6(destOf(p).addr)
+	}
+	return e
+}
 
 func destOf(p Probe) endpoint {
 	dst := p.To.Addr
 	if p.Dst.IsValid() {
 		dst = p.Dst
 	}
-	return endpoint{p.To.NS, dst}
+	// A link-local address is one address whatever zone names the
+	// dialler's interface to it (fe80::3%docker0 from the host is
+	// fe80::3%eth0 from a neighbour).
+	return endpoint{ns: p.To.NS, addr: dst.WithZone("")}
 }
 
 // note records the controls a batch of results proves: every completed round

@@ -81,11 +81,11 @@ func Listen(t testing.TB, ns, name, proto string, addr netip.Addr, port int) *Li
 	err := InNS(ns, func() error {
 		switch proto {
 		case "tcp":
-			s, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(ap))
+			s, err := net.ListenTCP(network("tcp", addr), net.TCPAddrFromAddrPort(ap))
 			l.tcp = s
 			return err
 		case "udp":
-			s, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(ap))
+			s, err := net.ListenUDP(network("udp", addr), net.UDPAddrFromAddrPort(ap))
 			l.udp = s
 			return err
 		}
@@ -317,7 +317,7 @@ func open(ns string, src netip.Addr, proto string, dst netip.Addr, port int, tim
 			return fmt.Errorf("unknown protocol %q", proto)
 		}
 		var err error
-		c, err = d.Dial(proto+"4", netip.AddrPortFrom(dst, uint16(port)).String())
+		c, err = d.Dial(network(proto, dst), netip.AddrPortFrom(dst, uint16(port)).String())
 		return err
 	})
 	if err != nil {

@@ -60,6 +60,8 @@ type Container struct {
 	// Addr is eth0's address; Prefix is the same with its prefix length.
 	Addr   netip.Addr
 	Prefix netip.Prefix
+	// Addr6 is eth0's global IPv6 address, once AddAddr6 gave it one.
+	Addr6 netip.Addr
 	// Gateway is the default route's next hop.
 	Gateway netip.Addr
 	// Bridge is the host bridge the container is attached to; HostVeth is the
