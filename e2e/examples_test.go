@@ -195,6 +195,11 @@ func TestExamples(t *testing.T) {
 			// The paired assertion: without netctl's table, every blocked
 			// connection works.
 			e.nft("delete", "table", "inet", "netctl")
+			// An IPv6 neighbour resolution the table refused may still be
+			// pending (and then fail with its last retry): start afresh.
+			for _, c := range e.C {
+				testnet.FlushNeighbours(t, c.NS)
+			}
 			for i := range blocked {
 				blocked[i].Want = true
 			}

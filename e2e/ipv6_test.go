@@ -610,3 +610,70 @@ bridges:
 	testnet.Expect(t, e.withControls6(reach(false, probes...)...)...)
 	testnet.Expect(t, e.withControls(e.FromOutside(outsideA).Reaches(web80v4), e.FromOutside(outsideB).CannotReach(web80v4))...)
 }
+
+func init() { exampleChecks["dual-stack.yaml"] = checkDualStackExample }
+
+// checkDualStackExample proves the header of examples/dual-stack.yaml.
+func checkDualStackExample(t *testing.T, e *env) []testnet.Probe {
+	e.wantBridge("docker0", "172.17.0.1/16", 0)
+	e.wantBridge("br-v4", "10.10.0.1/24", 0)
+	e.wantSysctl("net.ipv4.ip_forward", "1")
+	e.wantSysctl("net.ipv6.conf.all.forwarding", "1")
+	if out := nstest.Run(t, "ip", "-n", e.Host, "-6", "addr", "show", "dev", "docker0"); !strings.Contains(out, "inet6 fd00:17::1/64 scope global") {
+		t.Errorf("docker0 lacks fd00:17::1/64:\n%s", out)
+	}
+	e.AddOutside6(t)
+	e.addr6(gw6, map[string]string{"web": "fd00:17::2", "db": "fd00:17::3"})
+	web, db, app, worker := e.C["web"], e.C["db"], e.C["app"], e.C["worker"]
+	// br-v4's containers with IPv6 by hand: link-local, and a global
+	// address the host routes (a runtime configuring IPv6 behind netctl).
+	nstest.Run(t, "ip", "-n", e.Host, "-6", "route", "add", "2001:db8:1::/64", "dev", "br-v4")
+	app.AddAddr6(t, netip.MustParsePrefix("2001:db8:1::a/64"), e.bridgeLinkLocal("br-v4").WithZone(""))
+	app.AddAddr6(t, netip.MustParsePrefix("fe80::a/64"), netip.Addr{})
+	worker.AddAddr6(t, netip.MustParsePrefix("fe80::b/64"), netip.Addr{})
+
+	var blocked []testnet.Probe
+	// The link, over both families; nothing else between web and db.
+	db5432v4, db22v4, web80v4 := db.Listen(t, "tcp", 5432), db.Listen(t, "tcp", 22), web.Listen(t, "tcp", 80)
+	db5432, db22, web80 := db.Listen6(t, "tcp", 5432), db.Listen6(t, "tcp", 22), web.Listen6(t, "tcp", 80)
+	inBridge := []testnet.Probe{web.CannotReach(db22v4), db.CannotReach(web80v4), web.CannotReach(db22), db.CannotReach(web80)}
+	testnet.Expect(t, web.Reaches(db5432v4), web.Reaches(db5432))
+	testnet.Expect(t, e.withControls(inBridge[:2]...)...)
+	testnet.Expect(t, e.withControls6(inBridge[2:]...)...)
+	blocked = append(blocked, inBridge...)
+	// Neighbour discovery passes: the link works with fresh caches.
+	testnet.FlushNeighbours(t, web.NS, db.NS)
+	e.Changed("neighbour caches flushed")
+	testnet.Expect(t, web.Reaches(db5432))
+
+	// Sources, per family.
+	web80o := web.Listen6(t, "udp", 53)
+	src := []testnet.Probe{e.FromOutside(outsideB).CannotReach(web80v4), e.FromOutside(outside6B).CannotReach(web80), e.FromOutside(outside6B).CannotReach(web80o)}
+	testnet.Expect(t, e.FromOutside(outsideA).Reaches(web80v4), e.FromOutside(outside6A).Reaches(web80), e.FromOutside(outside6A).Reaches(web80o))
+	testnet.Expect(t, e.withControls(src[0])...)
+	testnet.Expect(t, e.withControls6(src[1:]...)...)
+	blocked = append(blocked, src...)
+
+	// No NAT66; IPv4 masqueraded.
+	out6, out4 := e.ListenOutside(t, "tcp", outside6A, 443), e.ListenOutside(t, "tcp", outsideC, 443)
+	testnet.Expect(t, web.Reaches(out6), web.Reaches(out4))
+	wantPeers(t, out6, web.Addr6)
+	wantPeers(t, out4, hostExtB)
+
+	// br-v4: IPv4 between its containers, no IPv6 at all; nothing between
+	// the bridges.
+	worker80v4 := worker.Listen(t, "tcp", 80)
+	testnet.Expect(t, app.Reaches(worker80v4))
+	ll := netip.MustParseAddr("fe80::b").WithZone("eth0")
+	app6 := app.Listen6(t, "tcp", 8080)
+	v6 := []testnet.Probe{
+		app.CannotReach(worker.ListenAt(t, "tcp", ll, 81)), app.CannotReach(worker.ListenAt(t, "udp", ll, 53)),
+		app.CannotReach(web80), web.CannotReach(app6), e.FromOutside(outside6A).CannotReach(app6),
+	}
+	testnet.Expect(t, e.withControls6(v6...)...)
+	app8080v4 := app.Listen(t, "tcp", 8080)
+	across := []testnet.Probe{web.CannotReach(app8080v4), app.CannotReach(web80v4)}
+	testnet.Expect(t, e.withControls(across...)...)
+	blocked = append(append(blocked, v6...), across...)
+	return blocked
+}
