@@ -1,0 +1,175 @@
+package e2e
+
+// The dataplane benchmark for IPv6 links (issue 14): what a new TCP
+// connection over IPv6 between two containers of a dual-stack bridge costs
+// with 10 and 10,000 links, each link one element of links6 (and one of
+// links): the SYN meets one lookup in links6, whatever their number.
+//
+//	go test -run '^$' -bench NewConnections6 -benchtime 2s ./e2e/
+//
+// The file is benchcfg's (docker0, icc: false, services and clients linked
+// round robin) with address6 on the bridge and on every container.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netctl/netctl/bench/benchcfg"
+	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/internal/testnet"
+)
+
+func BenchmarkNewConnections6(b *testing.B) {
+	nstest.RequireRoot(b)
+	if buildErr != nil {
+		b.Fatalf("cannot run: %v", buildErr)
+	}
+	for _, links := range []int{10, 10000} {
+		b.Run(fmt.Sprintf("links=%d/set6", links), func(b *testing.B) {
+			client, serverNS, server := dataplane6(b, links)
+			connections6(b, client, serverNS, server)
+		})
+	}
+}
+
+const bench6Gateway = "fd00:10::1/64"
+
+// service6 and client6 are the IPv6 addresses of benchcfg's containers.
+func service6(j int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0xfd, 0, 0, 0x10, 10: 2, 14: byte(j >> 8), 15: byte(j)})
+}
+
+func client6(i int) netip.Addr {
+	return netip.AddrFrom16([16]byte{0xfd, 0, 0, 0x10, 10: 1, 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+}
+
+// dualStackBench is benchcfg's file made dual-stack.
+func dualStackBench(links int) ([]byte, error) {
+	var v4 bytes.Buffer
+	if err := benchcfg.Write(&v4, links, benchServices, false); err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	sc := bufio.NewScanner(&v4)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "    address: "):
+			line += "\n    address6: " + bench6Gateway
+		case strings.HasPrefix(line, "      svc"), strings.HasPrefix(line, "      app"):
+			var name string
+			fmt.Sscanf(strings.TrimSpace(line), "%s", &name)
+			name = strings.TrimSuffix(name, ":")
+			var a netip.Addr
+			var n int
+			if _, err := fmt.Sscanf(name, "svc%d", &n); err == nil {
+				a = service6(n)
+			} else if _, err := fmt.Sscanf(name, "app%d", &n); err == nil {
+				a = client6(n)
+			}
+			line = strings.Replace(line, "{ address: ", fmt.Sprintf("{ address6: %q, address: ", a), 1)
+		}
+		out.WriteString(line + "\n")
+	}
+	return out.Bytes(), sc.Err()
+}
+
+// dataplane6 applies the file, attaches app0 and svc0 with their IPv6
+// addresses and proves the firewall in force over IPv6: app0 reaches
+// svc0's linked port, svc0 cannot open a connection to app0.
+func dataplane6(b *testing.B, links int) (clientNS, serverNS string, server netip.AddrPort) {
+	b.Helper()
+	n := testnet.New(b)
+	yaml, err := dualStackBench(links)
+	if err != nil {
+		b.Fatal(err)
+	}
+	file := filepath.Join(b.TempDir(), "links6.yaml")
+	if err := os.WriteFile(file, yaml, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	out, err := exec.Command(netctlBin, "apply", "-f", file, "--netns", n.Host, "--auto-approve").CombinedOutput()
+	if err != nil {
+		b.Fatalf("netctl apply: %v\n%s", err, out)
+	}
+	if got := strings.Count(nstest.Exec(b, n.Host, "nft", "list", "set", "inet", "netctl", "links6"), "comment"); got != links {
+		b.Fatalf("links6 has %d elements, want %d", got, links)
+	}
+	gw := netip.MustParsePrefix(benchcfg.Gateway)
+	gw6 := netip.MustParsePrefix(bench6Gateway)
+	app := n.AddContainer(b, "app0", benchcfg.Bridge, netip.PrefixFrom(benchcfg.ClientAddr(0), gw.Bits()), gw.Addr())
+	svc := n.AddContainer(b, "svc0", benchcfg.Bridge, netip.PrefixFrom(benchcfg.ServiceAddr(0), gw.Bits()), gw.Addr())
+	app.AddAddr6(b, netip.PrefixFrom(client6(0), 64), gw6.Addr())
+	svc.AddAddr6(b, netip.PrefixFrom(service6(0), 64), gw6.Addr())
+	port := benchcfg.ServicePort(0)
+
+	lsvc, lapp := svc.Listen6(b, "tcp", port), app.Listen6(b, "tcp", port)
+	if err := testnet.Dial(app.NS, netip.Addr{}, "tcp", svc.Addr6, port, testnet.DefaultTimeout); err != nil {
+		b.Fatalf("app0 cannot reach svc0 [%s]:%d through its link: %v", svc.Addr6, port, err)
+	}
+	if err := testnet.Dial(svc.NS, netip.Addr{}, "tcp", app.Addr6, port, 300*time.Millisecond); err == nil {
+		b.Fatalf("svc0 reaches app0:%d over IPv6: the firewall does not drop what no link opens", port)
+	}
+	lsvc.Close()
+	lapp.Close()
+	return app.NS, svc.NS, netip.AddrPortFrom(svc.Addr6, uint16(port))
+}
+
+// connections6 is connections over IPv6.
+func connections6(b *testing.B, clientNS, serverNS string, server netip.AddrPort) {
+	b.Helper()
+	var ln *net.TCPListener
+	err := testnet.InNS(serverNS, func() (err error) {
+		ln, err = net.ListenTCP("tcp6", net.TCPAddrFromAddrPort(server))
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.AcceptTCP()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	err = testnet.InNS(clientNS, func() error {
+		d := net.Dialer{Timeout: time.Second}
+		connect := func(n int) error {
+			c, err := d.Dial("tcp6", server.String())
+			if err != nil {
+				return fmt.Errorf("connection %d: %w", n, err)
+			}
+			_ = c.(*net.TCPConn).SetLinger(0)
+			return c.Close()
+		}
+		for n := range 1000 { // warm up, untimed
+			if err := connect(n); err != nil {
+				return err
+			}
+		}
+		for n := 0; b.Loop(); n++ {
+			if err := connect(n); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
+}
