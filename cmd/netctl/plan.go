@@ -34,7 +34,7 @@ Exit status: 0 success, 1 error; with --detailed-exitcode 0 no changes,
 			start := time.Now()
 			p, err := runPlan(&t, detailed, out)
 			if metricsFile != "" {
-				return writePlanMetrics(metricsFile, p, err, time.Since(start))
+				return writePlanMetrics(metricsFile, &t, p, err, time.Since(start))
 			}
 			return err
 		},
