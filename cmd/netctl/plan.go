@@ -72,7 +72,7 @@ func runPlan(t *target, detailed bool, out string) (*plan.Plan, error) {
 		}
 	}
 	if t.json {
-		doc := p.JSON()
+		doc := p.TerraformJSON(false)
 		doc.NetctlVersion = readBuildVersion().Module
 		err = doc.Write(os.Stdout)
 	} else {
