@@ -28,10 +28,10 @@ type JSONResourceChange struct {
 	Address string `json:"address"`
 	// Mode is always "managed", as Terraform writes for a resource (not a
 	// data source): policies written for Terraform filter on it.
-	Mode    string     `json:"mode"`
-	Type    string     `json:"type"`
-	Name    string     `json:"name"`
-	Change  JSONChange `json:"change"`
+	Mode   string     `json:"mode"`
+	Type   string     `json:"type"`
+	Name   string     `json:"name"`
+	Change JSONChange `json:"change"`
 }
 
 // JSONChange is what a JSONResourceChange does.
