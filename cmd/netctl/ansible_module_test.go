@@ -102,7 +102,7 @@ func TestAnsibleModule(t *testing.T) {
 	if !r.Changed || r.Failed || !r.FileChanged {
 		t.Errorf("check mode before apply: %+v", r)
 	}
-	if d := r.diffText(); !strings.Contains(d, "# "+link+"\n") || !strings.Contains(d, `"172.17.0.2 . 172.17.0.3 . tcp . 5432"`) ||
+	if d := r.diffText(); !strings.Contains(d, link+`[0]: "172.17.0.2 . 172.17.0.3 . tcp . 5432"`) ||
 		!strings.Contains(d, "+++ "+installed+"\nip_forward: true\n") {
 		t.Errorf("check mode diff lacks the link's elements or the file's text:\n%s", d)
 	}
@@ -133,8 +133,8 @@ func TestAnsibleModule(t *testing.T) {
 	// Drift: the diff shows the MTU's line, before and after.
 	nstest.Run(t, "ip", "-n", ns, "link", "set", "br-app", "mtu", "1400")
 	r = runModule(t, vars, "--check", "--diff")
-	if d := r.diffText(); !r.Changed || r.FileChanged || !strings.Contains(d, `"mtu": 1400`) || !strings.Contains(d, `"mtu": 1500`) ||
-		!strings.Contains(d, "# bridge.br-app\n") {
+	if d := r.diffText(); !r.Changed || r.FileChanged || !strings.Contains(d, "\nbridge.br-app.mtu: 1400\n") ||
+		!strings.Contains(d, "\nbridge.br-app.mtu: 1500\n") {
 		t.Errorf("check mode with drift: %+v\n%s", r, d)
 	}
 	if r = runModule(t, vars); !r.Changed || r.Failed {

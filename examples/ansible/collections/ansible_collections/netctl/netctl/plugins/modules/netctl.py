@@ -16,7 +16,9 @@ description:
     change.
   - With C(--diff), the diff is built from the plan's JSON document: for every
     object the plan creates, updates, replaces or deletes, its value before
-    and after; and the file's old and new text when I(content) differs.
+    and after, one line per field named by the object's address
+    (C(bridge.docker0.mtu: 1500)); and the file's old and new text when
+    I(content) differs.
   - Errors name I(path), never a temporary file.
 options:
   path:
@@ -92,8 +94,23 @@ def netns_args(module):
     return ['--netns', netns] if netns else []
 
 
-def show(value):
-    return json.dumps(value, indent=2, sort_keys=True) + "\n"
+def flatten(prefix, value, out):
+    """One line per scalar, each naming its object and field
+    (bridge.docker0.mtu: 1500), so that every line of the diff says what
+    it is about, whatever the context lines show."""
+    if isinstance(value, dict):
+        if not value:
+            out.append('%s: {}' % prefix)
+        for key in sorted(value):
+            flatten('%s.%s' % (prefix, key), value[key], out)
+    elif isinstance(value, list):
+        if not value:
+            out.append('%s: []' % prefix)
+        for i, item in enumerate(value):
+            flatten('%s[%d]' % (prefix, i), item, out)
+    else:
+        out.append('%s: %s' % (prefix, json.dumps(value)))
+    return out
 
 
 def changes(doc):
@@ -109,14 +126,14 @@ def object_diff(doc, header):
     for rc in changes(doc):
         change = rc.get('change', {})
         if change.get('before') is not None:
-            before.append("# %s\n%s" % (rc['address'], show(change['before'])))
+            flatten(rc['address'], change['before'], before)
         if change.get('after') is not None:
-            after.append("# %s\n%s" % (rc['address'], show(change['after'])))
+            flatten(rc['address'], change['after'], after)
     return {
         'before_header': header + ' (live)',
         'after_header': header + ' (planned)',
-        'before': ''.join(before),
-        'after': ''.join(after),
+        'before': ''.join(line + '\n' for line in before),
+        'after': ''.join(line + '\n' for line in after),
     }
 
 
