@@ -3,6 +3,8 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"slices"
 	"testing"
 )
@@ -95,5 +97,21 @@ func TestTerraformJSON(t *testing.T) {
 	// An empty desired state (what destroy plans) plans nothing.
 	if pv := Diff(State{}, p.Live).TerraformJSON(true).PlannedValues; pv == nil || len(pv.RootModule.Resources) != 0 {
 		t.Errorf("destroy: planned_values %+v, want no resources", pv)
+	}
+}
+
+// BenchmarkTerraformJSON renders 10,000 created links as plan --json does
+// (with planned_values) and as show PLANFILE --json does (with no-ops, of
+// which there are few here: everything but the links exists).
+func BenchmarkTerraformJSON(b *testing.B) {
+	p := createdLinks(10000)
+	for _, noOps := range []bool{false, true} {
+		b.Run(fmt.Sprintf("noops=%v", noOps), func(b *testing.B) {
+			for b.Loop() {
+				if err := p.TerraformJSON(noOps).Write(io.Discard); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
