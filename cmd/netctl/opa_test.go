@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/netctl/netctl/internal/nstest"
@@ -20,26 +21,22 @@ func opaBin(t *testing.T) string {
 	if p, err := exec.LookPath("opa"); err == nil {
 		return p
 	}
-	gobin := os.Getenv("GOBIN")
-	if gobin == "" {
-		out, err := exec.Command("go", "env", "GOPATH").Output()
-		if err == nil {
-			gobin = filepath.Join(string(trimNewline(out)), "bin")
+	if out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output(); err == nil {
+		// Two lines: GOBIN (often empty), GOPATH.
+		gobin, gopath, _ := strings.Cut(string(out), "\n")
+		if gobin = strings.TrimSpace(gobin); gobin == "" {
+			gobin = filepath.Join(strings.TrimSpace(gopath), "bin")
 		}
-	}
-	if p := filepath.Join(gobin, "opa"); gobin != "" {
-		if _, err := os.Stat(p); err == nil {
+		if p := filepath.Join(gobin, "opa"); fileExists(p) {
 			return p
 		}
 	}
 	return nstest.RequireTool(t, "opa", "the policy test needs it (go install github.com/open-policy-agent/opa@v1.22.4, as .ci/run does)")
 }
 
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Policies as they are written for Terraform plans: resource_changes
