@@ -200,18 +200,22 @@ const (
 
 func (Gateway6) jsonSchema() map[string]any {
 	return map[string]any{
-		"type":        "string",
-		"description": "An IPv6 gateway address with the subnet's prefix length (at most /126); not link-local, multicast or the subnet-router anycast address.",
-		"pattern":     PatternGateway6,
-		"examples":    []any{"fd00:17::1/64"},
+		"type":                "string",
+		"description":         "An IPv6 gateway address with the subnet's prefix length (at most /126); not link-local, multicast or the subnet-router anycast address.",
+		"pattern":             PatternGateway6,
+		"patternErrorMessage": "Not an IPv6 gateway address with prefix length (/0 to /126), e.g. fd00:17::1/64.",
+		"errorMessage":        "Expected an IPv6 gateway address with prefix length (a string), e.g. fd00:17::1/64.",
+		"examples":            []any{"fd00:17::1/64"},
 	}
 }
 
 func (HostAddress6) jsonSchema() map[string]any {
 	return map[string]any{
-		"type":        "string",
-		"description": "An IPv6 address without prefix length.",
-		"pattern":     PatternHostAddress6,
-		"examples":    []any{"fd00:17::3"},
+		"type":                "string",
+		"description":         "An IPv6 address without prefix length.",
+		"pattern":             PatternHostAddress6,
+		"patternErrorMessage": "Not an IPv6 address without prefix length, e.g. fd00:17::3.",
+		"errorMessage":        "Expected an IPv6 address (a string), e.g. fd00:17::3.",
+		"examples":            []any{"fd00:17::3"},
 	}
 }
