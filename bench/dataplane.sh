@@ -3,6 +3,7 @@
 # netctl's set against one rule per link, as medians of several runs.
 #
 #   sudo bench/dataplane.sh          # from the repository root; RUNS=5 by default
+#   sudo BENCH=NewConnections6 bench/dataplane.sh   # IPv6 links only (dual-stack bridge)
 #
 # Each run is one `go test -bench NewConnections` (e2e/dataplane_bench_test.go):
 # every case in throwaway namespaces, in turn, so that the runs interleave the
@@ -11,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 BENCHTIME=${BENCHTIME:-2s}
+BENCH=${BENCH:-NewConnections} # also matches NewConnections6, the IPv6 links
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
 [ "$(id -u)" = 0 ] || { echo "dataplane.sh: run as root (network namespaces)" >&2; exit 1; }
@@ -19,7 +21,7 @@ raw="$OUT/dataplane.txt"
 : >"$raw"
 for i in $(seq "$RUNS"); do
 	echo "run $i of $RUNS…" >&2
-	go test -run '^$' -bench NewConnections -benchtime "$BENCHTIME" ./e2e/ | tee -a "$raw" | grep -q '^ok' ||
+	go test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" ./e2e/ | tee -a "$raw" | grep -q '^ok' ||
 		{ echo "dataplane.sh: the benchmark failed; see $raw" >&2; exit 1; }
 done
 
@@ -30,7 +32,7 @@ echo "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed '
 echo
 # Lines: BenchmarkNewConnections/links=N/KIND-P  iters  ns/op  ns/op  rate  conns/s
 awk '
-/^BenchmarkNewConnections\// {
+/^BenchmarkNewConnections6?\// {
 	split($1, p, "/"); n = substr(p[2], 7); kind = p[3]; sub(/-[0-9]+$/, "", kind)
 	key = n "/" kind; if (!(key in seen)) { order[++k] = key; seen[key] = 1 }
 	v[key, ++c[key]] = $5

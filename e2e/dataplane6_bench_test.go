@@ -173,3 +173,98 @@ func connections6(b *testing.B, clientNS, serverNS string, server netip.AddrPort
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
 }
+
+// BenchmarkNewConnections6Paired measures the two cases side by side, for a
+// machine whose load changes from one second to the next (a shared one):
+// both topologies are made first, then blocks of 50 connections alternate
+// between them, and each case's rate is its connections over its own time.
+// A change of load then falls on both cases alike; "slower-%" is how much
+// slower a new connection is with 10,000 links than with 10.
+//
+//	go test -run '^$' -bench NewConnections6Paired -benchtime 20000x ./e2e/
+func BenchmarkNewConnections6Paired(b *testing.B) {
+	nstest.RequireRoot(b)
+	if buildErr != nil {
+		b.Fatalf("cannot run: %v", buildErr)
+	}
+	type side struct {
+		run   chan int
+		done  chan error
+		spent time.Duration
+		conns int
+	}
+	var sides [2]*side
+	for i, links := range []int{10, 10000} {
+		clientNS, serverNS, server := dataplane6(b, links)
+		serve(b, serverNS, server)
+		s := &side{run: make(chan int), done: make(chan error)}
+		sides[i] = s
+		go func() {
+			// A thread of its own in the client's namespace, for good.
+			_ = testnet.InNS(clientNS, func() error {
+				d := net.Dialer{Timeout: time.Second}
+				for n := range s.run {
+					var err error
+					for k := 0; k < n && err == nil; k++ {
+						var c net.Conn
+						if c, err = d.Dial("tcp6", server.String()); err == nil {
+							_ = c.(*net.TCPConn).SetLinger(0)
+							err = c.Close()
+						}
+					}
+					s.done <- err
+				}
+				return nil
+			})
+		}()
+		b.Cleanup(func() { close(s.run) })
+	}
+	for _, s := range sides { // warm up, untimed
+		s.run <- 1000
+		if err := <-s.done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	const block = 50
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		s := sides[(i/block)%2]
+		if i%block != 0 {
+			continue // one b.Loop iteration per connection; blocks run at their first
+		}
+		start := time.Now()
+		s.run <- block
+		if err := <-s.done; err != nil {
+			b.Fatal(err)
+		}
+		s.spent += time.Since(start)
+		s.conns += block
+	}
+	rate := func(s *side) float64 { return float64(s.conns) / s.spent.Seconds() }
+	b.ReportMetric(rate(sides[0]), "conns/s-10")
+	b.ReportMetric(rate(sides[1]), "conns/s-10000")
+	b.ReportMetric((rate(sides[0])/rate(sides[1])-1)*100, "slower-%")
+}
+
+// serve accepts and closes connections on server in its namespace until
+// the benchmark ends.
+func serve(b *testing.B, serverNS string, server netip.AddrPort) {
+	b.Helper()
+	var ln *net.TCPListener
+	if err := testnet.InNS(serverNS, func() (err error) {
+		ln, err = net.ListenTCP("tcp6", net.TCPAddrFromAddrPort(server))
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.AcceptTCP()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+}
