@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +36,7 @@ func BenchmarkNewConnections6(b *testing.B) {
 	}
 	for _, links := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("links=%d/set6", links), func(b *testing.B) {
-			client, serverNS, server := dataplane6(b, links)
+			_, client, serverNS, server := dataplane6(b, links)
 			connections6(b, client, serverNS, server)
 		})
 	}
@@ -87,7 +88,7 @@ func dualStackBench(links int) ([]byte, error) {
 // dataplane6 applies the file, attaches app0 and svc0 with their IPv6
 // addresses and proves the firewall in force over IPv6: app0 reaches
 // svc0's linked port, svc0 cannot open a connection to app0.
-func dataplane6(b *testing.B, links int) (clientNS, serverNS string, server netip.AddrPort) {
+func dataplane6(b *testing.B, links int) (host, clientNS, serverNS string, server netip.AddrPort) {
 	b.Helper()
 	n := testnet.New(b)
 	yaml, err := dualStackBench(links)
@@ -122,7 +123,7 @@ func dataplane6(b *testing.B, links int) (clientNS, serverNS string, server neti
 	}
 	lsvc.Close()
 	lapp.Close()
-	return app.NS, svc.NS, netip.AddrPortFrom(svc.Addr6, uint16(port))
+	return n.Host, app.NS, svc.NS, netip.AddrPortFrom(svc.Addr6, uint16(port))
 }
 
 // connections6 is connections over IPv6.
@@ -176,7 +177,7 @@ func connections6(b *testing.B, clientNS, serverNS string, server netip.AddrPort
 
 // BenchmarkNewConnections6Paired measures the two cases side by side, for a
 // machine whose load changes from one second to the next (a shared one):
-// both topologies are made first, then blocks of 50 connections alternate
+// both topologies are made first, then blocks of 5 connections alternate
 // between them, and each case's rate is its connections over its own time.
 // A change of load then falls on both cases alike; "slower-%" is how much
 // slower a new connection is with 10,000 links than with 10.
@@ -195,7 +196,7 @@ func BenchmarkNewConnections6Paired(b *testing.B) {
 	}
 	var sides [2]*side
 	for i, links := range []int{10, 10000} {
-		clientNS, serverNS, server := dataplane6(b, links)
+		_, clientNS, serverNS, server := dataplane6(b, links)
 		serve(b, serverNS, server)
 		s := &side{run: make(chan int), done: make(chan error)}
 		sides[i] = s
@@ -225,7 +226,7 @@ func BenchmarkNewConnections6Paired(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	const block = 50
+	const block = 5
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		s := sides[(i/block)%2]
@@ -267,4 +268,107 @@ func serve(b *testing.B, serverNS string, server netip.AddrPort) {
 			c.Close()
 		}
 	}()
+}
+
+// BenchmarkIPv6LinkLookupToggle isolates the set lookup: one topology, one
+// client thread, one server, and a rule at the top of the user chain that
+// accepts app0 → svc0 by a lookup in a set of the links6 type holding 10
+// or 10,000 link elements (both hold app0 → svc0's). Between blocks of
+// connections the rule is replaced to look up the other set, so the two
+// cases differ in the set's size only, and a change of the machine's load
+// falls on both alike. "slower-%" is how much slower a new connection is
+// with the 10,000-element set.
+//
+//	go test -run '^$' -bench IPv6LinkLookupToggle -benchtime 20000x ./e2e/
+func BenchmarkIPv6LinkLookupToggle(b *testing.B) {
+	nstest.RequireRoot(b)
+	if buildErr != nil {
+		b.Fatalf("cannot run: %v", buildErr)
+	}
+	host, clientNS, serverNS, server := dataplane6(b, 10)
+	var script strings.Builder
+	elem := func(i int) string {
+		return fmt.Sprintf("%s . %s . tcp . %d", client6(i), service6(i%benchServices), benchcfg.ServicePort(i%benchServices))
+	}
+	for _, set := range []struct {
+		name string
+		n    int
+	}{{"user_links6_small", 10}, {"user_links6_big", 10000}} {
+		fmt.Fprintf(&script, "add set inet netctl %s { type %s; flags interval; }\nadd element inet netctl %s { ", set.name, "ipv6_addr . ipv6_addr . inet_proto . inet_service", set.name)
+		for i := range set.n {
+			if i > 0 {
+				script.WriteString(", ")
+			}
+			script.WriteString(elem(i))
+		}
+		script.WriteString(" }\n")
+	}
+	rule := func(set string) string {
+		return `iifname "docker0" oifname "docker0" ip6 saddr . ip6 daddr . meta l4proto . th dport @` + set + ` accept`
+	}
+	fmt.Fprintf(&script, "insert rule inet netctl user %s\n", rule("user_links6_small"))
+	cmd := exec.Command("ip", "netns", "exec", host, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("nft -f: %v\n%s", err, out)
+	}
+	handle := regexp.MustCompile(`@user_links6_small accept # handle (\d+)`).FindStringSubmatch(nstest.Exec(b, host, "nft", "-a", "list", "chain", "inet", "netctl", "user"))
+	if handle == nil {
+		b.Fatal("no toggle rule")
+	}
+	use := func(set string) {
+		nstest.Exec(b, host, "nft", "replace", "rule", "inet", "netctl", "user", "handle", handle[1], rule(set))
+	}
+	serve(b, serverNS, server)
+	run, done := make(chan int), make(chan error)
+	go func() {
+		_ = testnet.InNS(clientNS, func() error {
+			d := net.Dialer{Timeout: time.Second}
+			for n := range run {
+				var err error
+				for k := 0; k < n && err == nil; k++ {
+					var c net.Conn
+					if c, err = d.Dial("tcp6", server.String()); err == nil {
+						_ = c.(*net.TCPConn).SetLinger(0)
+						err = c.Close()
+					}
+				}
+				done <- err
+			}
+			return nil
+		})
+	}()
+	defer close(run)
+	sets := []string{"user_links6_small", "user_links6_big"}
+	for _, s := range sets { // warm up both, untimed
+		use(s)
+		run <- 500
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	const block = 200
+	var spent [2]time.Duration
+	var conns [2]int
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if i%block != 0 {
+			continue
+		}
+		k := (i / block) % 2
+		b.StopTimer()
+		use(sets[k])
+		b.StartTimer()
+		start := time.Now()
+		run <- block
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		spent[k] += time.Since(start)
+		conns[k] += block
+	}
+	rate := func(k int) float64 { return float64(conns[k]) / spent[k].Seconds() }
+	b.ReportMetric(rate(0), "conns/s-10")
+	b.ReportMetric(rate(1), "conns/s-10000")
+	b.ReportMetric((rate(0)/rate(1)-1)*100, "slower-%")
 }
