@@ -3,7 +3,6 @@ package kernel
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"syscall"
 
@@ -105,7 +104,7 @@ func (h *Handle) Subscribe() (*Notifications, error) {
 		return nil, err
 	}
 	n.wg.Add(2)
-	go n.read(n.nf, newNftFilter(uint32(os.Getpid())).message)
+	go n.read(n.nf, newNftFilter(h.nft.PortID()).message)
 	go n.read(n.rt, routeEvent)
 	return n, nil
 }
@@ -163,11 +162,14 @@ func (n *Notifications) send(ev Event) {
 }
 
 // nftFilter turns a batch's notifications into one event: the objects'
-// messages come first, then NFT_MSG_NEWGEN with the committer's pid. A
-// batch is reported when one of its messages is about netctl's table, and
-// not when this process committed it (its own repairs).
+// messages come first, then NFT_MSG_NEWGEN with the committer's pid and
+// name, sent with the port ID of the committing socket. A batch is reported
+// when one of its messages is about netctl's table, and not when it came
+// from the handle's own socket (its repairs). The port ID, not the pid:
+// NFTA_GEN_PROC_PID is the sending thread's ID, which for a Go program is
+// rarely getpid().
 type nftFilter struct {
-	self     uint32
+	self     uint32 // port ID of the handle's nf_tables socket
 	relevant bool
 }
 
@@ -203,7 +205,7 @@ func (f *nftFilter) message(m netlink.Message) (Event, bool) {
 	}
 	relevant := f.relevant
 	f.relevant = false
-	return ev, relevant && ev.PID != f.self
+	return ev, relevant && (f.self == 0 || m.Header.PID != f.self)
 }
 
 func tableOf(attrs []byte) string {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -50,6 +51,8 @@ func NewMetrics() *Metrics {
 		Help: "Checks whose plan failed."})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netctl_watch_reloads_total",
 		Help: "Reloads of the file (SIGHUP), by result (ok, error)."}, []string{"result"})
+	// The process's CPU time and memory: watch's idle cost, measured.
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(m.inSync, m.drift, m.repairs, m.repairFailures, m.lastRepair, m.planDuration,
 		m.suppressed, m.suppressions, m.checks, m.errors, m.reloads)
 	// Every type is present from the start, at 0: a rate() needs the zero.
