@@ -361,7 +361,9 @@ func TestWatchReloadSignalsAndLock(t *testing.T) {
 	from := w.mark()
 	_ = w.cmd.Process.Signal(syscall.SIGHUP)
 	w.waitFrom(from, "the reload", isMsg("reloaded the file"))
-	w.waitFrom(from, "the new link applied", func(l map[string]any) bool { return l["msg"] == "repaired" && l["address"] == "bridge.docker0.link.web->db" })
+	w.waitFrom(from, "the new link applied", func(l map[string]any) bool {
+		return l["msg"] == "repaired" && l["address"] == "bridge.docker0.link.web->db"
+	})
 	e.Changed("watch applied the new file")
 	e.wantPlanClean(p)
 	testnet.Expect(t, web.Reaches(db22), web.Reaches(db5432))
