@@ -55,6 +55,7 @@ type Notifications struct {
 	c      chan Event
 	nf, rt *netlink.Conn
 	wg     sync.WaitGroup
+	once   sync.Once
 	mu     sync.Mutex
 	lost   bool
 }
@@ -110,10 +111,14 @@ func (h *Handle) Subscribe() (*Notifications, error) {
 }
 
 // Close ends the subscription and closes C once both readers have stopped.
+// Closing twice is harmless.
 func (n *Notifications) Close() error {
-	err := errors.Join(n.nf.Close(), n.rt.Close())
-	n.wg.Wait()
-	close(n.c)
+	var err error
+	n.once.Do(func() {
+		err = errors.Join(n.nf.Close(), n.rt.Close())
+		n.wg.Wait()
+		close(n.c)
+	})
 	return err
 }
 
