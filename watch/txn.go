@@ -27,7 +27,7 @@ type Txn struct {
 
 func (t Txn) Plan(desired plan.State) (*plan.Plan, error) { return apply.Plan(t.K, desired, t.Opts) }
 
-func (t Txn) Repair(desired plan.State) (*plan.Plan, error) {
+func (t Txn) Repair(desired plan.State, decide func(*plan.Plan) Decision) (*plan.Plan, error) {
 	txn, err := apply.Begin(t.K, t.Opts)
 	if err != nil {
 		return nil, err
@@ -36,6 +36,15 @@ func (t Txn) Repair(desired plan.State) (*plan.Plan, error) {
 	p, err := txn.Plan(desired)
 	if err != nil {
 		return nil, err
+	}
+	d := decide(p)
+	if !d.Apply {
+		return nil, nil
+	}
+	if d.Desired != nil {
+		if p, err = txn.Plan(*d.Desired); err != nil {
+			return nil, err
+		}
 	}
 	if err := txn.Apply(p, apply.ApplyOptions{}); err != nil {
 		return nil, err

@@ -33,9 +33,11 @@ type Trigger struct {
 type Planner interface {
 	// Plan reads the live state and diffs desired against it (apply.Plan).
 	Plan(desired plan.State) (*plan.Plan, error)
-	// Repair applies desired as one transaction (lock, journal, verify,
-	// rollback) and returns the plan it applied.
-	Repair(desired plan.State) (*plan.Plan, error)
+	// Repair takes the transaction's lock, plans desired under it, lets
+	// decide what to do with the plan, and applies it as one transaction
+	// (journal, verify, rollback). It returns the plan it applied, nil
+	// when decide said not to.
+	Repair(desired plan.State, decide func(*plan.Plan) Decision) (*plan.Plan, error)
 	// Sysctls reads the named sysctls only.
 	Sysctls(names []string) (map[string]string, error)
 }
@@ -49,7 +51,8 @@ type Options struct {
 	// Repair: apply the file when it drifted; without, only report.
 	Repair bool
 	// Coalesce is how long after a first notification the loop waits for
-	// the rest of the burst before it plans (default 20ms).
+	// the rest of the burst before it plans (default 5ms: one batch, such
+	// as `nft -f` of a whole ruleset, is one notification already).
 	Coalesce time.Duration
 	// SysctlInterval is the sysctl poll (default 10s; sysctls send no
 	// notifications).
@@ -80,7 +83,7 @@ type Watcher struct {
 // New makes a Watcher; Options' zero values get their defaults.
 func New(o Options) *Watcher {
 	if o.Coalesce <= 0 {
-		o.Coalesce = 20 * time.Millisecond
+		o.Coalesce = 5 * time.Millisecond
 	}
 	if o.SysctlInterval <= 0 {
 		o.SysctlInterval = 10 * time.Second
@@ -265,53 +268,60 @@ func (w *Watcher) Reload() {
 // Check plans, reports new drift, and with Repair repairs what is not
 // suppressed.
 func (w *Watcher) Check(t Trigger) {
-	start := time.Now()
-	p, err := w.o.Planner.Plan(w.desired)
-	w.o.Metrics.planDuration.Set(time.Since(start).Seconds())
 	w.o.Metrics.checks.WithLabelValues(t.Kind).Inc()
-	if err != nil {
-		w.o.Metrics.errors.Inc()
-		w.o.Log.Error("plan failed", "trigger", t.Kind, "error", err.Error())
-		return
-	}
-	w.sup.knownBridges = slices.Sorted(maps.Keys(p.Live.Bridges))
-	w.logWarnings(p.Warnings)
-	if p.Empty() {
-		w.setInSync(true, t)
-		w.reported = map[string]string{}
-		return
-	}
-	w.report(p, t)
-	w.setInSync(false, t)
+	start := time.Now()
 	if !w.o.Repair {
-		return
-	}
-	now := w.o.Now()
-	var held []string
-	todo := 0
-	for obj := range objectsOf(p.Changes) {
-		if w.sup.suppressed(obj) {
-			held = append(held, obj)
-		} else {
-			todo++
+		p, err := w.o.Planner.Plan(w.desired)
+		w.o.Metrics.planDuration.Set(time.Since(start).Seconds())
+		if err != nil {
+			w.planFailed(t, err)
+			return
 		}
-	}
-	if todo == 0 {
+		w.observe(p, t)
 		return
 	}
-	slices.Sort(held)
-	desired := w.desired
-	if len(held) > 0 {
-		desired = WithLive(w.desired, p.Live, held)
-	}
-	start = time.Now()
-	applied, err := w.o.Planner.Repair(desired)
-	d := time.Since(start)
-	if err != nil {
+	// With Repair the plan is made under the transaction's lock, once: the
+	// plan that finds the drift is the plan that repairs it.
+	var planned *plan.Plan
+	var held []string
+	var repairStart time.Time
+	applied, err := w.o.Planner.Repair(w.desired, func(p *plan.Plan) Decision {
+		w.o.Metrics.planDuration.Set(time.Since(start).Seconds())
+		planned, repairStart = p, time.Now()
+		if !w.observe(p, t) {
+			return Decision{}
+		}
+		todo := 0
+		for obj := range objectsOf(p.Changes) {
+			if w.sup.suppressed(obj) {
+				held = append(held, obj)
+			} else {
+				todo++
+			}
+		}
+		if todo == 0 {
+			return Decision{}
+		}
+		if len(held) > 0 {
+			slices.Sort(held)
+			d := WithLive(w.desired, p.Live, held)
+			return Decision{Apply: true, Desired: &d}
+		}
+		return Decision{Apply: true}
+	})
+	switch {
+	case err != nil && planned == nil:
+		w.planFailed(t, err)
+		return
+	case err != nil:
 		w.o.Metrics.repairFailures.Inc()
 		w.o.Log.Error("repair failed", "trigger", t.Kind, "error", err.Error())
 		return
+	case applied == nil:
+		return // in sync, or only suppressed drift
 	}
+	d := time.Since(repairStart)
+	now := w.o.Now()
 	w.o.Metrics.lastRepair.Set(d.Seconds())
 	for i, c := range applied.Changes {
 		if i == logLimit {
@@ -332,6 +342,34 @@ func (w *Watcher) Check(t Trigger) {
 	// What was repaired is no longer drift; what was held back still is.
 	w.reported = map[string]string{}
 	w.setInSync(len(held) == 0, t)
+}
+
+// Decision is what a check makes of the plan it found: whether to apply,
+// and, when some objects are suppressed, the desired state to plan again
+// and apply instead (WithLive).
+type Decision struct {
+	Apply   bool
+	Desired *plan.State
+}
+
+func (w *Watcher) planFailed(t Trigger, err error) {
+	w.o.Metrics.errors.Inc()
+	w.o.Log.Error("plan failed", "trigger", t.Kind, "error", err.Error())
+}
+
+// observe takes in a plan: warnings, bridges seen, drift reported, the
+// in-sync gauge. It reports whether there is drift.
+func (w *Watcher) observe(p *plan.Plan, t Trigger) bool {
+	w.sup.knownBridges = slices.Sorted(maps.Keys(p.Live.Bridges))
+	w.logWarnings(p.Warnings)
+	if p.Empty() {
+		w.setInSync(true, t)
+		w.reported = map[string]string{}
+		return false
+	}
+	w.report(p, t)
+	w.setInSync(false, t)
+	return true
 }
 
 // report logs each drifted change not logged before, and counts it.

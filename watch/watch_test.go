@@ -30,13 +30,21 @@ func (k *fakeKernel) Plan(desired plan.State) (*plan.Plan, error) {
 	return p, nil
 }
 
-func (k *fakeKernel) Repair(desired plan.State) (*plan.Plan, error) {
+func (k *fakeKernel) Repair(desired plan.State, decide func(*plan.Plan) Decision) (*plan.Plan, error) {
+	p, _ := k.Plan(desired)
+	d := decide(p)
+	if !d.Apply {
+		return nil, nil
+	}
+	if d.Desired != nil {
+		desired = *d.Desired
+		p, _ = k.Plan(desired)
+	}
 	if err := k.failNext; err != nil {
 		k.failNext = nil
 		return nil, err
 	}
 	k.repairs = append(k.repairs, desired)
-	p := plan.Diff(desired, k.live)
 	k.live = clone(desired)
 	return p, nil
 }

@@ -96,6 +96,9 @@ func runWatch(f *watchFlags) error {
 	defer k.Close()
 	opts := txnOptions(k, f.netns)
 	opts.Log = slogWriter{log}
+	// A repair waits this long for a person's apply; then it is logged as
+	// failed and tried again at the next change.
+	opts.LockWait = 10 * time.Second
 	if f.repair {
 		wl, err := apply.HoldWatch(opts)
 		if err != nil {
