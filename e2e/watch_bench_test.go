@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -25,15 +26,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/kernel"
 )
 
 // benchWatch starts watch on file in ns and returns it once its first check
 // found the kernel in sync; lines delivers its log lines (msg field).
-func benchWatch(b *testing.B, ns, file string, extra ...string) (*exec.Cmd, <-chan map[string]any) {
+func benchWatch(b *testing.B, ns, file string, extra ...string) (*exec.Cmd, <-chan map[string]any, string) {
 	b.Helper()
-	cmd := exec.Command(netctlBin, append([]string{"watch", "-f", file, "--netns", ns, "--log-format", "json"}, extra...)...)
+	cmd := exec.Command(netctlBin, append([]string{"watch", "-f", file, "--netns", ns, "--log-format", "json", "--metrics-listen", "127.0.0.1:0"}, extra...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -54,11 +57,35 @@ func benchWatch(b *testing.B, ns, file string, extra ...string) (*exec.Cmd, <-ch
 			}
 		}
 	}(stderr)
+	addr := waitLine(b, lines, "serving metrics")["address"].(string)
 	waitLine(b, lines, "in sync")
-	return cmd, lines
+	return cmd, lines, addr
 }
 
-func waitLine(b *testing.B, lines <-chan map[string]any, msg string) {
+// checksBy is netctl_watch_checks_total{trigger} scraped from /metrics.
+func checksBy(b *testing.B, addr, trigger string) float64 {
+	b.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p expfmt.TextParser
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, m := range mfs["netctl_watch_checks_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "trigger" && l.GetValue() == trigger {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func waitLine(b *testing.B, lines <-chan map[string]any, msg string) map[string]any {
 	b.Helper()
 	timeout := time.After(5 * time.Minute)
 	for {
@@ -71,7 +98,7 @@ func waitLine(b *testing.B, lines <-chan map[string]any, msg string) {
 				b.Fatalf("watch: %v", l)
 			}
 			if l["msg"] == msg {
-				return
+				return l
 			}
 		case <-timeout:
 			b.Fatalf("no %q from watch in 5 minutes", msg)
@@ -89,7 +116,7 @@ func BenchmarkWatchRepair(b *testing.B) {
 			ns := nstest.New(b)
 			file := linksFile(b, b.TempDir(), n)
 			runNetctl(b, 0, "apply", "-f", file, "--netns", ns, "--auto-approve")
-			cmd, lines := benchWatch(b, ns, file, "--repair", "--max-repairs", "1000000")
+			cmd, lines, addr := benchWatch(b, ns, file, "--repair", "--max-repairs", "1000000")
 			h, err := kernel.Open(ns)
 			if err != nil {
 				b.Fatal(err)
@@ -103,6 +130,7 @@ func BenchmarkWatchRepair(b *testing.B) {
 			const flushes = 100
 			var open []time.Duration
 			cpu0 := cpuSeconds(b, cmd.Process.Pid)
+			plans0 := checksBy(b, addr, "nftables")
 			b.ResetTimer()
 			for range b.N {
 				open = open[:0]
@@ -133,6 +161,8 @@ func BenchmarkWatchRepair(b *testing.B) {
 			// The watcher's CPU time per repair: what the machine's load
 			// does not change.
 			b.ReportMetric((cpuSeconds(b, cmd.Process.Pid)-cpu0)*1000/float64(b.N*flushes), "cpu-ms/repair")
+			// Own writes do not wake the watcher: one plan per flush.
+			b.ReportMetric((checksBy(b, addr, "nftables")-plans0)/float64(b.N*flushes), "plans/flush")
 			slices.Sort(open)
 			pct := func(p float64) float64 {
 				return float64(open[int(p*float64(len(open)-1)+0.5)].Microseconds()) / 1000
@@ -160,7 +190,7 @@ func BenchmarkWatchIdle(b *testing.B) {
 	ns := nstest.New(b)
 	file := linksFile(b, b.TempDir(), n)
 	runNetctl(b, 0, "apply", "-f", file, "--netns", ns, "--auto-approve")
-	cmd, _ := benchWatch(b, ns, file, "--repair")
+	cmd, _, _ := benchWatch(b, ns, file, "--repair")
 	pid := cmd.Process.Pid
 	for range b.N {
 		before := cpuSeconds(b, pid)

@@ -454,7 +454,9 @@ func TestWatchReportsOnly(t *testing.T) {
 	w := e.startWatch(p)
 	from := w.mark()
 	e.nft("flush", "set", "inet", "netctl", "links")
-	l := w.waitFrom(from, "the drift", func(l map[string]any) bool { return l["msg"] == "drift" && l["address"] == "bridge.docker0.link.web->db" })
+	l := w.waitFrom(from, "the drift", func(l map[string]any) bool {
+		return l["msg"] == "drift" && l["address"] == "bridge.docker0.link.web->db"
+	})
 	if by, _ := l["by"].(string); !strings.HasPrefix(by, "nft (pid ") {
 		t.Errorf("the drift line does not name nft as the writer: %v", l)
 	}

@@ -46,7 +46,7 @@ func NewMetrics() *Metrics {
 	m.suppressions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netctl_repair_suppressions_total",
 		Help: "Times an object's repair was suppressed, by object type."}, byType)
 	m.checks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netctl_watch_checks_total",
-		Help: "Plans made, by what triggered them (start, nftables, link, address, lost, sysctl, reload)."}, []string{"trigger"})
+		Help: "Plans made, by what triggered them (start, nftables, link, address, lost, sysctl, reload, retry)."}, []string{"trigger"})
 	m.errors = prometheus.NewCounter(prometheus.CounterOpts{Name: "netctl_watch_plan_errors_total",
 		Help: "Checks whose plan failed."})
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "netctl_watch_reloads_total",

@@ -77,6 +77,7 @@ type Watcher struct {
 	reported map[string]string
 	inSync   bool
 	polled   map[string]string // sysctls as last polled
+	retry    bool              // the last check's plan or repair failed
 	warnings []string
 }
 
@@ -138,8 +139,13 @@ func (w *Watcher) Run(ctx context.Context, events <-chan Trigger, reload <-chan 
 			}
 			pending = Burst{}
 		case <-poll.C:
-			if w.SysctlsMoved() {
+			switch {
+			case w.SysctlsMoved():
 				w.Check(Trigger{Kind: "sysctl"})
+			case w.retry:
+				// The last plan or repair failed (another apply held the
+				// lock, say): try again rather than wait for a change.
+				w.Check(Trigger{Kind: "retry"})
 			}
 		case <-reload:
 			w.Reload()
@@ -269,6 +275,7 @@ func (w *Watcher) Reload() {
 // suppressed.
 func (w *Watcher) Check(t Trigger) {
 	w.o.Metrics.checks.WithLabelValues(t.Kind).Inc()
+	w.retry = false
 	start := time.Now()
 	if !w.o.Repair {
 		p, err := w.o.Planner.Plan(w.desired)
@@ -314,6 +321,7 @@ func (w *Watcher) Check(t Trigger) {
 		w.planFailed(t, err)
 		return
 	case err != nil:
+		w.retry = true
 		w.o.Metrics.repairFailures.Inc()
 		w.o.Log.Error("repair failed", "trigger", t.Kind, "error", err.Error())
 		return
@@ -353,6 +361,7 @@ type Decision struct {
 }
 
 func (w *Watcher) planFailed(t Trigger, err error) {
+	w.retry = true
 	w.o.Metrics.errors.Inc()
 	w.o.Log.Error("plan failed", "trigger", t.Kind, "error", err.Error())
 }

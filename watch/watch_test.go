@@ -211,9 +211,12 @@ func TestRepairFailureIsLoggedAndRetried(t *testing.T) {
 	if len(h.lines("repair failed")) != 1 || h.metric(t, "netctl_watch_repair_failures_total") != 1 || h.w.InSync() {
 		t.Fatalf("failure not reported: %s", h.log)
 	}
-	h.w.Check(Trigger{Kind: "nftables"})
-	if !h.w.InSync() {
-		t.Fatal("the next check did not repair")
+	if !h.w.retry {
+		t.Fatal("a failed repair is not marked for a retry at the next poll")
+	}
+	h.w.Check(Trigger{Kind: "retry"})
+	if !h.w.InSync() || h.w.retry {
+		t.Fatal("the retry did not repair")
 	}
 }
 
