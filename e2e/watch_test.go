@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -41,8 +43,15 @@ const watchBackstop = 60 * time.Second
 
 func (e *env) startWatch(file string, extra ...string) *watchProc {
 	e.t.Helper()
+	return e.startWatchEnv(nil, file, extra...)
+}
+
+// startWatchEnv is startWatch with more environment variables.
+func (e *env) startWatchEnv(environ []string, file string, extra ...string) *watchProc {
+	e.t.Helper()
 	args := append([]string{"watch", "-f", file, "--netns", e.Host, "--log-format", "json", "--metrics-listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(netctlBin, args...)
+	cmd.Env = append(os.Environ(), environ...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		e.t.Fatal(err)
@@ -468,5 +477,40 @@ func TestWatchReportsOnly(t *testing.T) {
 	}
 	if code := w.stop(); code != 0 {
 		t.Errorf("watch exited %d after SIGTERM, want 0", code)
+	}
+}
+
+// TestWatchNotifiesSystemd: under Type=notify, watch sends READY=1 on
+// $NOTIFY_SOCKET once its first check is done, and STOPPING=1 at SIGTERM.
+func TestWatchNotifiesSystemd(t *testing.T) {
+	e := setup(t)
+	p := e.file(driftConfig)
+	e.applyFile(p)
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	next := func() string {
+		t.Helper()
+		buf := make([]byte, 256)
+		_ = conn.SetReadDeadline(time.Now().Add(watchBackstop))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification on $NOTIFY_SOCKET: %v", err)
+		}
+		return string(buf[:n])
+	}
+	w := e.startWatchEnv([]string{"NOTIFY_SOCKET=" + sock}, p, "--repair")
+	if got := next(); got != "READY=1" {
+		t.Fatalf("first notification %q, want READY=1", got)
+	}
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	if got := next(); got != "STOPPING=1" {
+		t.Errorf("notification at SIGTERM %q, want STOPPING=1", got)
+	}
+	if code := w.stop(); code != 0 {
+		t.Errorf("exit %d after SIGTERM", code)
 	}
 }
