@@ -206,6 +206,12 @@ next:
 func (w *watchProc) stop() int {
 	w.t.Helper()
 	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	return w.exited()
+}
+
+// exited waits for the process to end and returns its exit code.
+func (w *watchProc) exited() int {
+	w.t.Helper()
 	select {
 	case <-w.done:
 	case <-time.After(watchBackstop):
@@ -510,7 +516,7 @@ func TestWatchNotifiesSystemd(t *testing.T) {
 	if got := next(); got != "STOPPING=1" {
 		t.Errorf("notification at SIGTERM %q, want STOPPING=1", got)
 	}
-	if code := w.stop(); code != 0 {
+	if code := w.exited(); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
 	}
 }
