@@ -17,18 +17,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/netctl/netctl/bench/benchcfg"
 	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/internal/testnet"
 	"github.com/netctl/netctl/kernel"
 )
 
@@ -230,4 +235,140 @@ func statusKB(b *testing.B, pid int, key string) int64 {
 	}
 	b.Fatalf("no %s in /proc/%d/status", key, pid)
 	return 0
+}
+
+// BenchmarkWatchBlockedWindow measures, with traffic, how long a blocked
+// path was open after each of 100 flushes: a client container that no link
+// allows to a service (app0 → svc1:5001) dials it again and again (3 ms
+// connect timeout) while the ruleset is flushed and watch repairs it; the
+// window is from the first to the last connection that got through after a
+// flush (0 when none did), next to the window the kernel's notifications
+// give (flush commit to repair commit).
+func BenchmarkWatchBlockedWindow(b *testing.B) {
+	nstest.RequireRoot(b)
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	for _, n := range []int{10, 10_000} {
+		b.Run(fmt.Sprintf("links=%d", n), func(b *testing.B) {
+			nt := testnet.New(b)
+			file := linksFile(b, b.TempDir(), n)
+			runNetctl(b, 0, "apply", "-f", file, "--netns", nt.Host, "--auto-approve")
+			gw := netip.MustParsePrefix(benchcfg.Gateway)
+			app := nt.AddContainer(b, "app0", benchcfg.Bridge, netip.PrefixFrom(benchcfg.ClientAddr(0), gw.Bits()), gw.Addr())
+			svc := nt.AddContainer(b, "svc1", benchcfg.Bridge, netip.PrefixFrom(benchcfg.ServiceAddr(1), gw.Bits()), gw.Addr())
+			dst := netip.AddrPortFrom(svc.Addr, uint16(benchcfg.ServicePort(1)))
+			var ln net.Listener
+			if err := testnet.InNS(svc.NS, func() (err error) { ln, err = net.Listen("tcp4", dst.String()); return err }); err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+			_, lines, _ := benchWatch(b, nt.Host, file, "--repair", "--max-repairs", "1000000")
+			h, err := kernel.Open(nt.Host)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			notes, err := h.Subscribe()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer notes.Close()
+
+			// The prober: times of the connections that got through.
+			var mu sync.Mutex
+			var through []time.Time
+			stop := make(chan struct{})
+			probing := make(chan error, 1)
+			go func() {
+				probing <- testnet.InNS(app.NS, func() error {
+					d := net.Dialer{Timeout: 3 * time.Millisecond}
+					for {
+						select {
+						case <-stop:
+							return nil
+						default:
+						}
+						c, err := d.Dial("tcp4", dst.String())
+						if err == nil {
+							now := time.Now()
+							c.Close()
+							mu.Lock()
+							through = append(through, now)
+							mu.Unlock()
+						}
+					}
+				})
+			}()
+			defer func() { close(stop); <-probing }()
+			// Positive control of the measure: the path is blocked now, so
+			// nothing gets through before the first flush.
+			time.Sleep(200 * time.Millisecond)
+			mu.Lock()
+			before := len(through)
+			mu.Unlock()
+			if before != 0 {
+				b.Fatalf("%d connections got through the blocked path before any flush", before)
+			}
+
+			const flushes = 100
+			var kernelWin, trafficWin []time.Duration
+			opened := 0
+			for range flushes {
+				mu.Lock()
+				through = through[:0]
+				mu.Unlock()
+				if out, err := exec.Command("ip", "netns", "exec", nt.Host, "nft", "flush", "ruleset").CombinedOutput(); err != nil {
+					b.Fatalf("nft flush ruleset: %v\n%s", err, out)
+				}
+				var flushed time.Time
+				for done := false; !done; {
+					select {
+					case ev := <-notes.C:
+						switch {
+						case ev.Kind == kernel.EventNftables && ev.Comm == "nft":
+							flushed = time.Now()
+						case ev.Kind == kernel.EventNftables && ev.Comm == "netctl" && !flushed.IsZero():
+							kernelWin = append(kernelWin, time.Since(flushed))
+							done = true
+						}
+					case <-time.After(5 * time.Minute):
+						b.Fatal("no repair within 5 minutes")
+					}
+				}
+				waitLine(b, lines, "in sync")
+				// A connection still in its 3 ms dial when the repair came
+				// may have got through just after: wait out one timeout.
+				time.Sleep(10 * time.Millisecond)
+				mu.Lock()
+				if len(through) > 0 {
+					opened++
+					trafficWin = append(trafficWin, through[len(through)-1].Sub(through[0]))
+				} else {
+					trafficWin = append(trafficWin, 0)
+				}
+				mu.Unlock()
+			}
+			ms := func(ds []time.Duration, p float64) float64 {
+				s := slices.Clone(ds)
+				slices.Sort(s)
+				return float64(s[int(p*float64(len(s)-1)+0.5)].Microseconds()) / 1000
+			}
+			b.ReportMetric(float64(opened), "flushes-open/100")
+			b.ReportMetric(ms(trafficWin, 0.5), "traffic-p50-ms")
+			b.ReportMetric(ms(trafficWin, 0.99), "traffic-p99-ms")
+			b.ReportMetric(ms(kernelWin, 0.5), "kernel-p50-ms")
+			b.ReportMetric(ms(kernelWin, 0.99), "kernel-p99-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }
