@@ -57,21 +57,6 @@ func (e *env) planAddresses(path string) []string {
 			}
 		}
 	}
-	// Only the changes: planned_values names every object, changed or
-	// not (and a no-op entry of resource_changes is no change).
-	if doc, ok := v.(map[string]any); ok {
-		var changes []any
-		rc, _ := doc["resource_changes"].([]any)
-		for _, c := range rc {
-			m, _ := c.(map[string]any)
-			ch, _ := m["change"].(map[string]any)
-			if acts, _ := ch["actions"].([]any); len(acts) == 1 && acts[0] == "no-op" {
-				continue
-			}
-			changes = append(changes, c)
-		}
-		v = changes
-	}
 	walk(v)
 	return addrs
 }
