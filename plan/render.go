@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/schema"
 )
 
@@ -260,11 +261,7 @@ func (t *textWriter) listDiff(a *attribute) {
 		t.str(" " + op.item + ",\n")
 	}
 	if hidden > 0 {
-		noun := "elements"
-		if hidden == 1 {
-			noun = "element"
-		}
-		fmt.Fprintf(t.w, "            # (%d unchanged %s hidden)\n", hidden, noun)
+		fmt.Fprintf(t.w, "            # (%s hidden)\n", plural.Count(hidden, "unchanged element", "unchanged elements"))
 	}
 	t.str("        ]")
 }

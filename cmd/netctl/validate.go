@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/schema"
 )
 
@@ -27,8 +28,8 @@ and reads no kernel state. Every problem is printed as FILE:LINE:COL: field: wha
 				containers += len(b.Containers)
 				links += len(b.Links)
 			}
-			fmt.Fprintf(c.OutOrStdout(), "%s is valid: %d bridges, %d containers, %d links.\n",
-				cfg.File, len(cfg.Bridges), containers, links)
+			fmt.Fprintf(c.OutOrStdout(), "%s is valid: %s, %s, %s.\n",
+				cfg.File, plural.S(len(cfg.Bridges), "bridge"), plural.S(containers, "container"), plural.S(links, "link"))
 			return nil
 		},
 	}
