@@ -18,11 +18,14 @@ import (
 // exitError ends netctl with a status other than 1, or with 1 after the
 // message was already printed.
 type exitError struct {
-	code int
-	msg  string // printed to stderr when not empty
+	code  int
+	msg   string // printed to stderr when not empty
+	cause error  // what msg says, for --json's problems
 }
 
 func (e *exitError) Error() string { return e.msg }
+
+func (e *exitError) Unwrap() error { return e.cause }
 
 func main() {
 	root := newRootCmd()
