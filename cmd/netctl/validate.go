@@ -95,4 +95,3 @@ func writeValidateDoc(c *cobra.Command, doc validateDoc) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
-
