@@ -201,10 +201,14 @@ func TestJSONErrorDocuments(t *testing.T) {
 func TestJSONErrorOfResolve(t *testing.T) {
 	nstest.RequireRoot(t)
 	ns := nstest.New(t)
-	nstest.Run(t, "ip", "-n", ns, "link", "add", "docker0", "type", "dummy")
+	nstest.Run(t, "ip", "-n", ns, "link", "add", "docker0", "type", "veth", "peer", "name", "docker0-peer")
+	nstest.Exec(t, ns, "nft", "add", "table", "inet", "netctl") // someone else's: no mark
 	file := writeFile(t, t.TempDir(), "base.yaml", confirmBase)
-	before := liveState(t, ns, "docker0")
-	const want = "bridge.docker0: docker0 exists and is a dummy, not a bridge; netctl will not replace it"
+	before := liveState(t, ns, "docker0") + nstest.Exec(t, ns, "nft", "list", "ruleset")
+	const (
+		want      = "bridge.docker0: docker0 exists and is a veth, not a bridge; netctl will not replace it"
+		wantTable = "table inet netctl exists and was not created by netctl"
+	)
 	for _, args := range [][]string{
 		{"plan", "-f", file, "--netns", ns, "--json"},
 		{"apply", "-f", file, "--netns", ns, "--json", "--auto-approve"},
@@ -214,11 +218,12 @@ func TestJSONErrorOfResolve(t *testing.T) {
 			Error    *string           `json:"error"`
 			Problems []json.RawMessage `json:"problems"`
 		}
-		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Error == nil || !strings.Contains(*doc.Error, want) || r.stderr != "" {
-			t.Errorf("netctl %s: want a document with %q: %v\n%s", strings.Join(args, " "), want, err, r)
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Error == nil || !strings.Contains(*doc.Error, want) ||
+			!strings.Contains(*doc.Error, wantTable) || len(doc.Problems) != 0 || r.stderr != "" {
+			t.Errorf("netctl %s: want a document with %q and %q: %v\n%s", strings.Join(args, " "), want, wantTable, err, r)
 		}
 	}
-	if got := liveState(t, ns, "docker0"); got != before {
+	if got := liveState(t, ns, "docker0") + nstest.Exec(t, ns, "nft", "list", "ruleset"); got != before {
 		t.Fatalf("the namespace changed:\n%s\nwas:\n%s", got, before)
 	}
 	// Positive control: the text says the same on stderr.
