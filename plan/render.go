@@ -21,6 +21,9 @@ type TextOptions struct {
 	// Source is the file the desired state comes from, named by the
 	// no-changes line; schema.DefaultFile when empty.
 	Source string
+	// Destroy words the no-changes line for a destroy, whose plan does not
+	// come from a file: "No objects need to be destroyed.", as Terraform.
+	Destroy bool
 }
 
 // ANSI escapes, as Terraform's colorstring writes them.
@@ -55,6 +58,10 @@ func (p *Plan) WriteText(w io.Writer, o TextOptions) error {
 			src = schema.DefaultFile
 		}
 		t.paint(ansiBold+ansiGreen, "No changes.")
+		if o.Destroy {
+			t.str(" No objects need to be destroyed.\n")
+			return bw.Flush()
+		}
 		t.str(" The live state matches " + escapeText(src) + ".\n")
 		return bw.Flush()
 	}

@@ -157,7 +157,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	}
 	if p.Empty() {
 		if !f.json {
-			return p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file})
+			return p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file, Destroy: f.destroy})
 		}
 		res.JSONPlan = p.JSON()
 		return writeResult(res)
@@ -165,7 +165,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	// With --json the text is not shown: not rendered either (100,000
 	// changes are 60 ms of it).
 	if !f.json {
-		if err := p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file}); err != nil {
+		if err := p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file, Destroy: f.destroy}); err != nil {
 			return err
 		}
 	}

@@ -35,7 +35,7 @@ func refuseUnapproved(f *applyFlags, k *kernel.Handle, desired plan.State) error
 		}
 		return &exitError{code: 1}
 	}
-	if err := p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file}); err != nil {
+	if err := p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file, Destroy: f.destroy}); err != nil {
 		return err
 	}
 	fmt.Fprintln(os.Stdout)

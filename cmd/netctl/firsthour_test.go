@@ -295,8 +295,10 @@ func TestPlanDestroy(t *testing.T) {
 	if out := nstest.Exec(t, ns, "nft", "list", "tables"); strings.Contains(out, "netctl") {
 		t.Fatalf("the table is still there:\n%s", out)
 	}
-	if r := mustExit(t, 0, "plan", "--destroy", "--netns", ns); !strings.HasPrefix(r.stdout, "No changes.") {
-		t.Errorf("plan --destroy after destroy: %s", r)
+	for _, args := range [][]string{{"plan", "--destroy"}, {"destroy", "--auto-approve"}} {
+		if r := mustExit(t, 0, append(args, "--netns", ns)...); r.stdout != "No changes. No objects need to be destroyed.\n" {
+			t.Errorf("%s after destroy: %s", strings.Join(args, " "), r)
+		}
 	}
 
 	// Text: Terraform's words for a destroy, with the count plan gave.
@@ -517,5 +519,34 @@ func TestHostsCommand(t *testing.T) {
 	}
 	if r := mustExit(t, 1, "hosts", "web", "-f", file, "--netns", "x"); !strings.Contains(r.stderr, "unknown flag: --netns") {
 		t.Errorf("hosts --netns: %s", r)
+	}
+}
+
+// TestDestroyOnTerminal: destroy asks in its own words on a terminal, and
+// says so when not given yes; given yes, it says Terraform's "Destroy
+// complete!".
+func TestDestroyOnTerminal(t *testing.T) {
+	ns, before, _ := confirmSetup(t)
+	command := fmt.Sprintf("%s destroy --netns %s; echo EXIT=$?; sleep 600", opsBin, ns)
+	x := newTmux(t, command)
+	x.waitFor("Do you really want to destroy all resources netctl owns? Only 'yes' will be accepted", exitBound)
+	x.run("send-keys", "-t", "t", "no", "Enter")
+	sc := x.waitFor("EXIT=", exitBound)
+	if !strings.Contains(sc, "Destroy cancelled: nothing was destroyed.") || !strings.Contains(sc, "EXIT=1") || strings.Contains(sc, "Apply cancelled") {
+		t.Fatalf("terminal:\n%s", sc)
+	}
+	if got := liveState(t, ns, "docker0", "br-new"); got != before {
+		t.Fatalf("a cancelled destroy changed the namespace:\n%s", got)
+	}
+	// Positive control: yes destroys.
+	x = newTmux(t, command)
+	x.waitFor("Only 'yes' will be accepted", exitBound)
+	x.run("send-keys", "-t", "t", "yes", "Enter")
+	sc = x.waitFor("EXIT=", exitBound)
+	if !regexp.MustCompile(`Destroy complete! Resources: \d+ destroyed\.`).MatchString(sc) || !strings.Contains(sc, "EXIT=0") {
+		t.Fatalf("terminal:\n%s", sc)
+	}
+	if got := liveState(t, ns, "docker0", "br-new"); got == before {
+		t.Fatal("destroy changed nothing")
 	}
 }

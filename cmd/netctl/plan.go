@@ -91,7 +91,7 @@ func runPlan(t *target, detailed bool, out string, destroy, fileGiven bool) (*pl
 		doc.NetctlVersion = readBuildVersion().Module
 		err = doc.Write(os.Stdout)
 	} else {
-		err = p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(t), Source: t.file})
+		err = p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(t), Source: t.file, Destroy: destroy})
 	}
 	if err != nil {
 		return p, err
