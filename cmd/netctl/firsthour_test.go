@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -519,6 +520,11 @@ func TestHostsCommand(t *testing.T) {
 	}
 	if r := mustExit(t, 1, "hosts", "web", "-f", file, "--netns", "x"); !strings.Contains(r.stderr, "unknown flag: --netns") {
 		t.Errorf("hosts --netns: %s", r)
+	}
+	// CONTAINER completes with the file's containers.
+	r = mustExit(t, 0, "__complete", "hosts", "-f", file, "")
+	if lines := strings.Split(r.stdout, "\n"); !slices.Contains(lines, "web") || !slices.Contains(lines, "docker0/cache") {
+		t.Errorf("completion of hosts CONTAINER: %s", r)
 	}
 }
 

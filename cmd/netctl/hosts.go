@@ -26,6 +26,20 @@ root, no kernel, and so no --netns (the addresses are the file's).`,
 		Example: `  netctl hosts web -f examples/icc-links.yaml
   netctl hosts docker0/web -f - < netctl.yaml > web.hosts`,
 		Args: cobra.ExactArgs(1),
+		// CONTAINER completes with the file's containers (BRIDGE/NAME too).
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cfg, err := schema.Load(t.file)
+			if len(args) > 0 || err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, b := range cfg.Bridges {
+				for _, ct := range b.Containers {
+					names = append(names, ct.Name, b.Name+"/"+ct.Name)
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
 		RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := schema.Load(t.file)
 			if err != nil {
