@@ -40,7 +40,7 @@ Exit status: 0 success, 1 error; with --detailed-exitcode 0 no changes,
 			// that cannot be written then adds only its own error.
 			err = planJSONFailure(t.json, err)
 			if metricsFile != "" {
-				return writePlanMetrics(metricsFile, p, err, time.Since(start))
+				return writePlanMetrics(metricsFile, &t, p, err, time.Since(start))
 			}
 			return err
 		},
@@ -87,7 +87,7 @@ func runPlan(t *target, detailed bool, out string, destroy, fileGiven bool) (*pl
 		}
 	}
 	if t.json {
-		doc := p.JSON()
+		doc := p.TerraformJSON(false)
 		doc.NetctlVersion = readBuildVersion().Module
 		err = doc.Write(os.Stdout)
 	} else {
