@@ -15,13 +15,19 @@ import (
 // acquirer waiting on it finds it gone and takes the lock on a new file.
 // A lock someone holds is left alone; errors are ignored (the next sweep
 // tries again).
+//
+// Only the transaction's locks are swept: their acquirers wait, so the
+// sweep's moment of flock costs them a retry. The watch lock is taken
+// without waiting (HoldWatch): a sweep there could turn a starting
+// `watch --repair` away, so its file is left to its holder's release.
 func sweepLocks(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if !strings.HasSuffix(e.Name(), ".lock") || !e.Type().IsRegular() {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".lock") || strings.HasSuffix(name, ".watch.lock") || !e.Type().IsRegular() {
 			continue
 		}
 		sweepLock(filepath.Join(dir, e.Name()))

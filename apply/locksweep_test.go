@@ -36,7 +36,8 @@ func TestReleaseSweepsStaleLocks(t *testing.T) {
 	stale := filepath.Join(dir, plan.NamespaceID{Dev: 9, Ino: 1}.String()+".lock")
 	held := filepath.Join(dir, plan.NamespaceID{Dev: 9, Ino: 2}.String()+".lock")
 	journal := filepath.Join(dir, plan.NamespaceID{Dev: 9, Ino: 3}.String()+".journal")
-	for _, p := range []string{stale, held, journal} {
+	watch := filepath.Join(dir, plan.NamespaceID{Dev: 9, Ino: 1}.String()+".watch.lock") // HoldWatch does not wait: not swept
+	for _, p := range []string{stale, held, journal, watch} {
 		if err := os.WriteFile(p, []byte("pid 1 since then\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -55,14 +56,14 @@ func TestReleaseSweepsStaleLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Positive control: while this apply runs, its own lock file is there.
-	if got := dirNames(t, dir); len(got) != 4 {
+	if got := dirNames(t, dir); len(got) != 5 {
 		t.Fatalf("while holding the lock: %q", got)
 	}
 	l.release()
-	want := []string{filepath.Base(held), filepath.Base(journal)}
+	want := []string{filepath.Base(held), filepath.Base(journal), filepath.Base(watch)}
 	slices.Sort(want)
 	if got := dirNames(t, dir); !slices.Equal(got, want) {
-		t.Fatalf("after release the state directory holds %q, want %q (the stale lock removed, the held one and the journal kept)", got, want)
+		t.Fatalf("after release the state directory holds %q, want %q (the stale lock removed; the held one, the journal and the watch lock kept)", got, want)
 	}
 	// The held lock is still the one its holder has.
 	if !isAt(h, held) {
