@@ -59,7 +59,7 @@ func (c FileContainer) MarshalYAML() (any, error) {
 type FileLink struct {
 	From  ContainerName  `yaml:"from" required:"true" doc:"The container that opens connections."`
 	To    ContainerName  `yaml:"to" required:"true" doc:"The container it may connect to."`
-	Alias ContainerName  `yaml:"alias,omitempty" doc:"The name From knows To by, for people; netctl does not use it."`
+	Alias ContainerName  `yaml:"alias,omitempty" doc:"The name From knows To by, as in Docker's --link db:database; no firewall effect: netctl hosts prints it."`
 	Ports Flow[FilePort] `yaml:"ports,omitempty" doc:"A subset of To's exposed ports. Omitted: all of them."`
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/schema"
 )
@@ -204,7 +205,7 @@ func (w *writer) firewall(fw *plan.Firewall) {
 			continue // a running `netctl explain --trace`'s, transient
 		case plan.ChainUser:
 			if len(c.Rules) > 0 {
-				w.note("chain %s holds %d rules of your own: netctl keeps them, they are not part of the file", plan.ChainUser, len(c.Rules))
+				w.note("chain %s holds %s of your own: netctl keeps them, they are not part of the file", plan.ChainUser, plural.S(len(c.Rules), "rule"))
 			}
 			continue
 		default:

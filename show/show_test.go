@@ -229,7 +229,7 @@ bridges:
 				u := fw(s).Chain(plan.ChainUser)
 				u.Rules = append(u.Rules, plan.Rule{Match: []plan.Match{{Key: plan.KeySAddr, Value: "192.0.2.1"}}, Verdict: "drop"})
 			},
-			notes: []string{"chain user holds 1 rules of your own"},
+			notes: []string{"chain user holds 1 rule of your own"},
 		},
 		{
 			name: "foreign rule",

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/show"
 )
@@ -80,7 +81,7 @@ Exit status: 0 success, 1 error.`,
 				return err
 			}
 			if len(r.Residual) > 0 {
-				fmt.Fprintf(os.Stderr, "Warning: this file does not reproduce the live state exactly: plan would still show %d changes (see the notes at its top).\n", len(r.Residual))
+				fmt.Fprintf(os.Stderr, "Warning: this file does not reproduce the live state exactly: plan would still show %s (see the notes at its top).\n", plural.S(len(r.Residual), "change"))
 			}
 			return nil
 		},
