@@ -414,7 +414,7 @@ func attributes(c *Change) []attribute {
 		all = ruleAttrs(c.Before, c.After)
 	case TypeSet:
 		all = setAttrs(c.Before, c.After)
-	case TypeLink, TypeAllowedSource, TypeSetElement:
+	case TypeLink, TypeAllowedSource, TypeSetElement, TypePublish:
 		all = elementAttrs(c.Before, c.After)
 	}
 	if all == nil {

@@ -233,7 +233,10 @@ type Set struct {
 // `"docker0" . 198.51.100.0/24`). Comment is the address of the file item the
 // element comes from.
 type Element struct {
-	Key     string `json:"key"`
+	Key string `json:"key"`
+	// Value is a map element's data in nft syntax ("172.17.0.2 . 80"),
+	// empty in a set.
+	Value   string `json:"value,omitempty"`
 	Comment string `json:"comment,omitempty"`
 }
 
