@@ -17,7 +17,7 @@ import (
 //	chain raw-prerouting  { type filter hook prerouting priority -300
 //	  iifname != "lo" ip daddr 127.0.0.0/8 drop                 # the loopback guard
 //	chain nat-prerouting  { type nat hook prerouting priority -100
-//	  meta l4proto tcp fib daddr type local dnat ip to ip saddr . ip daddr . meta l4proto . th dport map @publish
+//	  fib daddr type local meta l4proto tcp dnat ip to ip saddr . ip daddr . meta l4proto . th dport map @publish
 //	chain nat-output      { type nat hook output priority -100      # the host's own connections
 //	  (the same)
 //	filter-forward, per bridge with publications or not in nat-unprotected mode:
@@ -217,7 +217,7 @@ func publishTable(bridges []schema.Bridge) (chains []Chain, sets []Set) {
 		if !protos[proto] {
 			continue
 		}
-		ms := []Match{{Key: KeyL4Proto, Value: proto}, {Key: KeyFibDAddrType, Value: "local"}}
+		ms := []Match{{Key: KeyFibDAddrType, Value: "local"}, {Key: KeyL4Proto, Value: proto}}
 		pre = append(pre, Rule{Comment: "firewall.publish." + proto, Match: ms, Verdict: VerdictDNATPublish})
 		outp = append(outp, Rule{Comment: "firewall.publish." + proto + ".host", Match: ms, Verdict: VerdictDNATPublish})
 	}

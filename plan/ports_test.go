@@ -55,8 +55,8 @@ func TestDesiredPublish(t *testing.T) {
 		"203.0.113.0/24 . 0.0.0.0/0 . tcp . 8443 : 172.17.0.2 . 443 # bridge.docker0.container.web.publish.8443:443/tcp",
 	})
 	wantStrings(t, "nat-prerouting", ruleComments(fw.Chain(ChainNATPrerouting)), []string{
-		"firewall.publish.tcp: meta l4proto tcp fib daddr type local " + VerdictDNATPublish,
-		"firewall.publish.udp: meta l4proto udp fib daddr type local " + VerdictDNATPublish,
+		"firewall.publish.tcp: fib daddr type local meta l4proto tcp " + VerdictDNATPublish,
+		"firewall.publish.udp: fib daddr type local meta l4proto udp " + VerdictDNATPublish,
 	})
 	if c := fw.Chain(ChainNATOutput); c == nil || c.Hook != "output" || len(c.Rules) != 2 {
 		t.Errorf("nat-output: %+v", c)
