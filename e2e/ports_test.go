@@ -57,7 +57,13 @@ bridges:
 // TestPublishedPorts: gateway mode nat (the default) with icc: false.
 func TestPublishedPorts(t *testing.T) {
 	e := setup(t)
-	e.apply(publishConfig)
+	// Applied, then the containers attached: their ports lack the hairpin
+	// flag until the next apply (the subtest self hairpin).
+	first := e.file(publishConfig)
+	if out, code := e.netctl("apply", "-f", first, "--auto-approve"); code != 0 {
+		t.Fatalf("netctl apply exited %d:\n%s", code, out)
+	}
+	e.attach(first)
 	e.wantSysctl("net.ipv4.conf.docker0.route_localnet", "1")
 	web, client := e.C["web"], e.C["client"]
 	l80, l81 := web.Listen(t, "tcp", 80), web.Listen(t, "tcp", 81)
@@ -113,6 +119,28 @@ func TestPublishedPorts(t *testing.T) {
 			via(cl, l80, hostExtA, 8080, true), via(cl, l80, gw0, 8080, true),
 			client.CannotReach(l81), // icc: false still holds for direct connections
 		)...)
+	})
+
+	t.Run("self hairpin", func(t *testing.T) {
+		// The containers were attached after the apply: their ports lack
+		// the hairpin flag, which the plan shows, and a container cannot
+		// reach its own publication.
+		path := e.file(publishConfig)
+		if out, code := e.plan(path); code != 2 || !strings.Contains(out, "hairpin") {
+			t.Errorf("plan after attaching ports exited %d, want 2 with the hairpin flag to set:\n%s", code, out)
+		}
+		w := web.Client()
+		testnet.Expect(t, e.withControls(via(w, l80, hostExtA, 8080, false), via(outA, l80, hostExtA, 8080, true))...)
+		e.applyFile(path)
+		for _, port := range []string{web.HostVeth, client.HostVeth} {
+			if out := nstest.Exec(t, e.Host, "ip", "-d", "link", "show", port); !strings.Contains(out, "hairpin on") {
+				t.Errorf("port %s: hairpin not on:\n%s", port, out)
+			}
+		}
+		l80.Reset()
+		testnet.Expect(t, via(w, l80, hostExtA, 8080, true), via(w, l80, gw0, 8080, true))
+		wantPeer(t, l80, gw0) // masqueraded: the reply must come back through the host
+		e.wantPlanClean(path)
 	})
 
 	t.Run("loopback guard", func(t *testing.T) {

@@ -37,6 +37,7 @@ func Desired(cfg *schema.Config) State {
 			Up:        true,
 			Owner:     Owner,
 			Adopt:     b.Adopt,
+			Hairpin:   cfg.Firewall && hasPublish(b),
 		}
 		if cfg.Firewall && !b.ICC {
 			// Same-bridge traffic is bridged: the inet forward hook sees it
@@ -152,6 +153,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 			})
 		}
 	}
+	forward = append(forward, gatewayForward(bridges)...)
 	// The keys and comments of all link elements are one string: two
 	// allocations instead of two per link.
 	all := string(text)

@@ -76,7 +76,7 @@ func diffBridges(desired, live map[string]Bridge) []Change {
 // netctl's and never drift.
 func BridgeEqual(a, b Bridge) bool {
 	return a.Name == b.Name && a.Kind == b.Kind && a.MTU == b.MTU && a.Up == b.Up &&
-		a.Owner == b.Owner && slices.Equal(a.Addresses, b.Addresses)
+		a.Owner == b.Owner && slices.Equal(a.Addresses, b.Addresses) && hairpinSatisfied(a, b)
 }
 
 // Names returns the keys of both maps, sorted: the objects either state has.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -106,17 +107,31 @@ func publishSysctls(cfg *schema.Config, sysctls map[string]string) {
 	}
 }
 
-// publishForward is the forward rules of one bridge for its publications
-// and its gateway mode, placed after the source restriction and before
-// icc: a DNATed connection from a container of the bridge (hairpin) is
-// accepted whatever icc says.
+// publishForward is the forward rule of one bridge for its publications,
+// placed after the source restriction and before icc: a DNATed connection
+// from a container of the bridge (hairpin) is accepted whatever icc says.
 func publishForward(b schema.Bridge) []Rule {
+	if !hasPublish(b) {
+		return nil
+	}
+	return []Rule{{Comment: "bridge." + b.Name + ".published", Match: []Match{{Key: KeyOIFName, Value: b.Name}, {Key: KeyCTStatus, Value: "dnat"}}, Verdict: VerdictAccept}}
+}
+
+// gatewayForward is the forward rules of the bridges' gateway modes, after
+// every bridge's own rules: isolation between bridges is decided first
+// (and named so by explain).
+func gatewayForward(bridges []schema.Bridge) []Rule {
+	var rs []Rule
+	for _, b := range bridges {
+		rs = append(rs, gatewayRules(b)...)
+	}
+	return rs
+}
+
+func gatewayRules(b schema.Bridge) []Rule {
 	addr := "bridge." + b.Name
 	in, out := Match{Key: KeyIIFName, Value: b.Name, Negate: true}, Match{Key: KeyOIFName, Value: b.Name}
 	var rs []Rule
-	if hasPublish(b) {
-		rs = append(rs, Rule{Comment: addr + ".published", Match: []Match{out, {Key: KeyCTStatus, Value: "dnat"}}, Verdict: VerdictAccept})
-	}
 	switch b.GatewayMode {
 	case schema.GatewayRouted:
 		rs = append(rs,
@@ -288,4 +303,47 @@ func elementText(e Element) string {
 		return e.Key
 	}
 	return e.Key + " : " + e.Value
+}
+
+// hairpinSatisfied reports whether the live bridge have has the hairpin
+// flag the desired want asks for: on every port when want.Hairpin.
+func hairpinSatisfied(want, have Bridge) bool {
+	return !want.Hairpin || HairpinOn(&have)
+}
+
+// HairpinOn reports whether a bridge has the flag on every port: a desired
+// bridge that asks for it, a live one whose ports all have it (or that
+// has none).
+func HairpinOn(b *Bridge) bool {
+	if b.Hairpin {
+		return true
+	}
+	for _, p := range b.Ports {
+		if !slices.Contains(b.HairpinPorts, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// HairpinDiff says how the hairpin flags of the ports both live states
+// have differ, "" when they do not: what a rollback must restore.
+func HairpinDiff(was, is Bridge) string {
+	var on, off []string
+	for _, p := range was.Ports {
+		if !slices.Contains(is.Ports, p) {
+			continue
+		}
+		w, i := slices.Contains(was.HairpinPorts, p), slices.Contains(is.HairpinPorts, p)
+		switch {
+		case i && !w:
+			on = append(on, p)
+		case w && !i:
+			off = append(off, p)
+		}
+	}
+	if len(on) == 0 && len(off) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("hairpin on %v, off %v, was the other way", on, off)
 }

@@ -509,6 +509,10 @@ func bridgeAttrs(action Action, before, after any) []attribute {
 		{name: "mtu", before: field(b, func(br *Bridge) int { return br.MTU }, num), after: field(a, func(br *Bridge) int { return br.MTU }, num)},
 		{name: "up", before: field(b, func(br *Bridge) bool { return br.Up }, boolean), after: field(a, func(br *Bridge) bool { return br.Up }, boolean)},
 	}
+	if a != nil && a.Hairpin {
+		// Published ports: the hairpin flag on every port (plan/ports.go).
+		attrs = append(attrs, attribute{name: "hairpin", before: field(b, HairpinOn, boolean), after: field(a, HairpinOn, boolean)})
+	}
 	// A created or destroyed bridge is netctl's and a bridge: say so only
 	// when it is not.
 	kind := func(br *Bridge) string { return br.Kind }

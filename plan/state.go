@@ -91,6 +91,11 @@ type Bridge struct {
 	// Ports are the interfaces attached to the bridge by others (container
 	// runtimes). Never drift; kept so a rollback can re-attach them.
 	Ports []string `json:"ports,omitempty"`
+	// Hairpin, in a desired state: the bridge has published ports, so every
+	// port gets the hairpin flag (plan/ports.go). HairpinPorts, in a live
+	// state: the ports that have it, which a rollback restores.
+	Hairpin      bool     `json:"hairpin,omitempty"`
+	HairpinPorts []string `json:"hairpin_ports,omitempty"`
 }
 
 // Firewall is netctl's nftables table.
