@@ -63,7 +63,10 @@ func TestPublishRoundTrip(t *testing.T) {
 	for _, s := range []string{
 		"map publish {",
 		"type ipv4_addr . ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
-		`0.0.0.0/0 . 0.0.0.0/0 . tcp . 8080 comment "bridge.docker0.container.web.publish.8080:80/tcp" : 172.17.0.2 . 80`,
+		"map publish_any {",
+		"type inet_proto . inet_service : ipv4_addr . inet_service",
+		`tcp . 8080 comment "bridge.docker0.container.web.publish.8080:80/tcp" : 172.17.0.2 . 80`,
+		`fib daddr type local dnat ip to meta l4proto . tcp dport map @publish_any comment "firewall.publish_any.tcp"`,
 		`203.0.113.0/24 . 0.0.0.0/0 . tcp . 8443 comment "bridge.docker0.container.web.publish.8443:443/tcp" : 172.17.0.2 . 443`,
 		`fib daddr type local dnat ip to ip saddr . ip daddr . meta l4proto . tcp dport map @publish comment "firewall.publish.tcp"`,
 		`iifname != "lo" ip daddr 127.0.0.0/8 drop comment "firewall.loopback_guard"`,

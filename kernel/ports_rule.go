@@ -133,12 +133,7 @@ func dnatPublishTail(items []exprItem) bool {
 		return false
 	}
 	nat, ok := d.at(6).(*expr.NAT)
-	// The kernel reads back the maxima equal to the minima and the flags
-	// it derives from them (NF_NAT_RANGE_MAP_IPS, _PROTO_SPECIFIED).
-	return ok && nat.Type == expr.NATTypeDestNAT && nat.Family == unix.NFPROTO_IPV4 && sameReg(nat.RegAddrMin, lk.DestRegister) &&
-		regAt(nat.RegProtoMin, lk.DestRegister, 1) && (nat.RegAddrMax == 0 || nat.RegAddrMax == nat.RegAddrMin) &&
-		(nat.RegProtoMax == 0 || nat.RegProtoMax == nat.RegProtoMin) &&
-		!nat.Random && !nat.FullyRandom && !nat.Persistent && !nat.Prefix
+	return ok && natToMap(nat, lk)
 }
 
 // portsMatch decodes the match keys of published ports at d's position.
@@ -190,4 +185,52 @@ func (d *decoder) portsMatch() (plan.Match, bool) {
 		}
 	}
 	return plan.Match{}, false
+}
+
+// appendDNATPublishAny appends the DNAT statement of the map publish_any,
+// as nft writes it (no nfproto match: `dnat ip` does nothing to IPv6).
+func appendDNATPublishAny(es []expr.Any, setID func(string) uint32) []expr.Any {
+	return append(es,
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
+		&expr.Payload{DestRegister: reg32_01, Base: expr.PayloadBaseTransportHeader, Offset: offsetDPort, Len: 2},
+		&expr.Lookup{SourceRegister: reg1, SetName: plan.SetPublishAny, SetID: setID(plan.SetPublishAny), DestRegister: reg1, IsDestRegSet: true},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1, RegProtoMin: reg32_01})
+}
+
+// dnatPublishAnyTail reports whether items end with the DNAT statement of
+// publish_any.
+func dnatPublishAnyTail(items []exprItem) bool {
+	const n = dnatAnyTailItems
+	if len(items) < n {
+		return false
+	}
+	d := decoder{items: items[len(items)-n:]}
+	proto, ok := d.at(0).(*expr.Meta)
+	if !ok || proto.Key != expr.MetaKeyL4PROTO || proto.SourceRegister {
+		return false
+	}
+	base := proto.Register
+	dport, ok := d.at(1).(*expr.Payload)
+	if !ok || !isLoad(dport, expr.PayloadBaseTransportHeader, offsetDPort, 2) || !regAt(dport.DestRegister, base, 1) {
+		return false
+	}
+	lk, ok := d.at(2).(*expr.Lookup)
+	if !ok || !sameReg(lk.SourceRegister, base) || !lk.IsDestRegSet || lk.Invert || lk.SetName != plan.SetPublishAny {
+		return false
+	}
+	nat, ok := d.at(3).(*expr.NAT)
+	return ok && natToMap(nat, lk)
+}
+
+const dnatAnyTailItems = 4
+
+// natToMap reports whether nat translates to the address and port a map
+// lookup put in its registers.
+func natToMap(nat *expr.NAT, lk *expr.Lookup) bool {
+	// The kernel reads back the maxima equal to the minima and the flags
+	// it derives from them (NF_NAT_RANGE_MAP_IPS, _PROTO_SPECIFIED).
+	return nat.Type == expr.NATTypeDestNAT && nat.Family == unix.NFPROTO_IPV4 && sameReg(nat.RegAddrMin, lk.DestRegister) &&
+		regAt(nat.RegProtoMin, lk.DestRegister, 1) && (nat.RegAddrMax == 0 || nat.RegAddrMax == nat.RegAddrMin) &&
+		(nat.RegProtoMax == 0 || nat.RegProtoMax == nat.RegProtoMin) &&
+		!nat.Random && !nat.FullyRandom && !nat.Persistent && !nat.Prefix
 }

@@ -65,8 +65,12 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 	}
 	d := decoder{items: items[:len(items)-1]}
 	dnat := dnatPublishTail(items) // its expressions end the rule
-	if dnat {
+	dnatAny := !dnat && dnatPublishAnyTail(items)
+	switch {
+	case dnat:
 		d.items = items[:len(items)-dnatTailItems]
+	case dnatAny:
+		d.items = items[:len(items)-dnatAnyTailItems]
 	}
 	nfproto, ipSeen := false, false
 	for d.i < len(d.items) {
@@ -94,6 +98,12 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 			return nil, "", false
 		}
 		return ms, plan.VerdictDNATPublish, true
+	}
+	if dnatAny {
+		if nfproto {
+			return nil, "", false
+		}
+		return ms, plan.VerdictDNATPublishAny, true
 	}
 	if nfproto && !ipSeen {
 		return nil, "", false

@@ -91,6 +91,8 @@ func encodeRule(r plan.Rule, setID func(string) uint32) ([]expr.Any, error) {
 		es = append(es, &expr.Masq{})
 	case v == plan.VerdictDNATPublish:
 		es = appendDNATPublish(es, nfproto, setID)
+	case v == plan.VerdictDNATPublishAny:
+		es = appendDNATPublishAny(es, setID)
 	case strings.HasPrefix(v, "jump ") && validChainName(v[len("jump "):]):
 		es = append(es, &expr.Verdict{Kind: expr.VerdictJump, Chain: v[len("jump "):]})
 	default:

@@ -222,7 +222,7 @@ func referencesSet(rs []Rule, sets map[string]bool) bool {
 				return true
 			}
 		}
-		if r.Verdict == VerdictDNATPublish && sets[SetPublish] {
+		if r.Verdict == VerdictDNATPublish && sets[SetPublish] || r.Verdict == VerdictDNATPublishAny && sets[SetPublishAny] {
 			return true
 		}
 	}

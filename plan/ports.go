@@ -11,14 +11,18 @@ import (
 )
 
 // Published ports and gateway modes: the chains, rules, maps and sysctls
-// they need, as data. Every publication is elements of the map publish
-// (one per host port and allowed source), looked up by one DNAT rule per
-// protocol and hook, so that adding a port writes elements, never rules.
+// they need, as data. Every publication is elements of a map, looked up
+// by DNAT rules per protocol and hook, so that adding a port writes
+// elements, never rules: publish_any (a hash map: protocol . host port) for
+// a publication on every host address without allowed_sources, publish
+// (an interval map, below) for the others, one element per host port and
+// allowed source.
 //
 //	chain raw-prerouting  { type filter hook prerouting priority -300
 //	  iifname != "lo" ip daddr 127.0.0.0/8 drop                 # the loopback guard
 //	chain nat-prerouting  { type nat hook prerouting priority -100
 //	  fib daddr type local meta l4proto tcp dnat ip to ip saddr . ip daddr . meta l4proto . th dport map @publish
+//	  fib daddr type local meta l4proto tcp dnat ip to meta l4proto . th dport map @publish_any
 //	chain nat-output      { type nat hook output priority -100      # the host's own connections
 //	  (the same)
 //	filter-forward, per bridge with publications or not in nat-unprotected mode:
@@ -29,7 +33,7 @@ import (
 //	  oifname "B" ct status dnat ip saddr SUBNET masquerade      # hairpin: replies come back through the host
 //	  oifname "B" ip saddr 127.0.0.0/8 masquerade                # the host's 127.0.0.1:PORT
 //
-// The map's key is the client's address (0.0.0.0/0 unless the
+// publish's key is the client's address (0.0.0.0/0 unless the
 // publication lists allowed_sources), the address connected to (0.0.0.0/0
 // for every host address), the protocol and the host port: per-port
 // sources are checked on the original destination, before DNAT. A client
@@ -42,11 +46,17 @@ const (
 	ChainRawPrerouting = "raw-prerouting"
 
 	SetPublish     = "publish"
+	SetPublishAny  = "publish_any"
 	SetRoutedPorts = "routed_ports"
 
 	// PublishMapType is the type of the map publish: client . host address
 	// . protocol . host port : container address . container port.
 	PublishMapType = LinksKeyType + " : ipv4_addr . inet_service"
+	// PublishAnyMapType is the type of the map publish_any, a hash map
+	// (one lookup whatever its size) of the publications on every host
+	// address without allowed_sources, the common case: protocol . host
+	// port : container address . container port.
+	PublishAnyMapType = "inet_proto . inet_service : ipv4_addr . inet_service"
 	// RoutedPortsKeyType: client . container address . protocol . port.
 	RoutedPortsKeyType = LinksKeyType
 
@@ -57,6 +67,8 @@ const (
 	// VerdictDNATPublish translates to the container's address and port
 	// that the map publish holds for the packet.
 	VerdictDNATPublish = "dnat ip to ip saddr . ip daddr . meta l4proto . th dport map @" + SetPublish
+	// VerdictDNATPublishAny is the same from the map publish_any.
+	VerdictDNATPublishAny = "dnat ip to meta l4proto . th dport map @" + SetPublishAny
 
 	TypePublish = "publish"
 
@@ -162,6 +174,7 @@ func publishPostrouting(b schema.Bridge) []Rule {
 // (with no elements, nil when not needed).
 func publishTable(bridges []schema.Bridge) (chains []Chain, sets []Set) {
 	publish := Set{Name: SetPublish, Type: PublishMapType, Interval: true}
+	publishAny := Set{Name: SetPublishAny, Type: PublishAnyMapType}
 	routed := Set{Name: SetRoutedPorts, Type: RoutedPortsKeyType, Interval: true}
 	protos := map[string]bool{}
 	anyRouted := false
@@ -191,12 +204,20 @@ func publishTable(bridges []schema.Bridge) (chains []Chain, sets []Set) {
 				}
 				for i := 0; i <= int(p.Host[1]-p.Host[0]); i++ {
 					hp, cp := p.Host[0]+uint16(i), p.Container[0]+uint16(i)
-					for _, s := range srcs {
-						publish.Elements = append(publish.Elements, Element{
-							Key:     CanonicalPrefix(s) + " . " + CanonicalPrefix(host) + " . " + p.Proto + " . " + strconv.Itoa(int(hp)),
+					if !p.HostAddr.IsValid() && len(p.AllowedSources) == 0 {
+						publishAny.Elements = append(publishAny.Elements, Element{
+							Key:     p.Proto + " . " + strconv.Itoa(int(hp)),
 							Value:   c.Address.String() + " . " + strconv.Itoa(int(cp)),
 							Comment: comment,
 						})
+					} else {
+						for _, s := range srcs {
+							publish.Elements = append(publish.Elements, Element{
+								Key:     CanonicalPrefix(s) + " . " + CanonicalPrefix(host) + " . " + p.Proto + " . " + strconv.Itoa(int(hp)),
+								Value:   c.Address.String() + " . " + strconv.Itoa(int(cp)),
+								Comment: comment,
+							})
+						}
 					}
 					if isRouted {
 						k := cport{c.Address, p.Proto, cp}
@@ -226,15 +247,22 @@ func publishTable(bridges []schema.Bridge) (chains []Chain, sets []Set) {
 		return nil, sets
 	}
 	SortElements(publish.Elements)
-	sets = append([]Set{publish}, sets...)
+	SortElements(publishAny.Elements)
+	sets = append([]Set{publish, publishAny}, sets...)
 	var pre, outp []Rule
 	for _, proto := range []string{"tcp", "udp", "sctp"} {
 		if !protos[proto] {
 			continue
 		}
 		ms := []Match{{Key: KeyFibDAddrType, Value: "local"}, {Key: KeyL4Proto, Value: proto}}
-		pre = append(pre, Rule{Comment: "firewall.publish." + proto, Match: ms, Verdict: VerdictDNATPublish})
-		outp = append(outp, Rule{Comment: "firewall.publish." + proto + ".host", Match: ms, Verdict: VerdictDNATPublish})
+		// The interval map (a host address, allowed sources) first: its
+		// keys never repeat one of the hash map's (the loader refuses it).
+		pre = append(pre,
+			Rule{Comment: "firewall.publish." + proto, Match: ms, Verdict: VerdictDNATPublish},
+			Rule{Comment: "firewall.publish_any." + proto, Match: ms, Verdict: VerdictDNATPublishAny})
+		outp = append(outp,
+			Rule{Comment: "firewall.publish." + proto + ".host", Match: ms, Verdict: VerdictDNATPublish},
+			Rule{Comment: "firewall.publish_any." + proto + ".host", Match: ms, Verdict: VerdictDNATPublishAny})
 	}
 	chains = []Chain{
 		{Name: ChainNATOutput, Type: "nat", Hook: "output", Priority: -100, Policy: VerdictAccept, Rules: outp},

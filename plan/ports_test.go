@@ -45,10 +45,19 @@ func TestDesiredPublish(t *testing.T) {
 	for _, e := range pub.Elements {
 		got = append(got, elementText(e)+" # "+e.Comment)
 	}
+	var gotAny []string
+	for _, e := range fw.Set(SetPublishAny).Elements {
+		gotAny = append(gotAny, elementText(e)+" # "+e.Comment)
+	}
+	if s := fw.Set(SetPublishAny); s.Type != PublishAnyMapType || s.Interval {
+		t.Errorf("set publish_any: %+v", s)
+	}
+	wantStrings(t, "publish_any elements", gotAny, []string{
+		"tcp . 8000 : 172.17.0.2 . 9000 # bridge.docker0.container.web.publish.8000-8001:9000-9001/tcp",
+		"tcp . 8001 : 172.17.0.2 . 9001 # bridge.docker0.container.web.publish.8000-8001:9000-9001/tcp",
+		"tcp . 8080 : 172.17.0.2 . 80 # bridge.docker0.container.web.publish.8080:80/tcp",
+	})
 	wantStrings(t, "publish elements", got, []string{
-		"0.0.0.0/0 . 0.0.0.0/0 . tcp . 8000 : 172.17.0.2 . 9000 # bridge.docker0.container.web.publish.8000-8001:9000-9001/tcp",
-		"0.0.0.0/0 . 0.0.0.0/0 . tcp . 8001 : 172.17.0.2 . 9001 # bridge.docker0.container.web.publish.8000-8001:9000-9001/tcp",
-		"0.0.0.0/0 . 0.0.0.0/0 . tcp . 8080 : 172.17.0.2 . 80 # bridge.docker0.container.web.publish.8080:80/tcp",
 		"0.0.0.0/0 . 127.0.0.1 . tcp . 5432 : 172.17.0.2 . 5432 # bridge.docker0.container.web.publish.127.0.0.1:5432:5432/tcp",
 		"0.0.0.0/0 . 198.51.100.1 . udp . 53 : 172.17.0.2 . 53 # bridge.docker0.container.web.publish.198.51.100.1:53:53/udp",
 		"198.51.100.7 . 0.0.0.0/0 . tcp . 8443 : 172.17.0.2 . 443 # bridge.docker0.container.web.publish.8443:443/tcp",
@@ -56,9 +65,11 @@ func TestDesiredPublish(t *testing.T) {
 	})
 	wantStrings(t, "nat-prerouting", ruleComments(fw.Chain(ChainNATPrerouting)), []string{
 		"firewall.publish.tcp: fib daddr type local meta l4proto tcp " + VerdictDNATPublish,
+		"firewall.publish_any.tcp: fib daddr type local meta l4proto tcp " + VerdictDNATPublishAny,
 		"firewall.publish.udp: fib daddr type local meta l4proto udp " + VerdictDNATPublish,
+		"firewall.publish_any.udp: fib daddr type local meta l4proto udp " + VerdictDNATPublishAny,
 	})
-	if c := fw.Chain(ChainNATOutput); c == nil || c.Hook != "output" || len(c.Rules) != 2 {
+	if c := fw.Chain(ChainNATOutput); c == nil || c.Hook != "output" || len(c.Rules) != 4 {
 		t.Errorf("nat-output: %+v", c)
 	}
 	wantStrings(t, "raw-prerouting", ruleComments(fw.Chain(ChainRawPrerouting)), []string{
@@ -138,7 +149,7 @@ func TestPublishOneElement(t *testing.T) {
 	}
 	p := Diff(State{Firewall: after}, State{Firewall: before})
 	if len(p.Changes) != 1 || p.Changes[0].Type != TypePublish || p.Changes[0].Name != "8082:82/tcp" ||
-		!slices.Equal(p.Changes[0].After.([]string), []string{"0.0.0.0/0 . 0.0.0.0/0 . tcp . 8082 : 172.17.0.2 . 82"}) {
+		!slices.Equal(p.Changes[0].After.([]string), []string{"tcp . 8082 : 172.17.0.2 . 82"}) {
 		t.Fatalf("changes %+v", p.Changes)
 	}
 	// A container that moves: the same key, another value, is an update.
@@ -151,7 +162,7 @@ func TestPublishOneElement(t *testing.T) {
 	other := *after
 	other.Sets = slices.Clone(after.Sets)
 	for i := range other.Sets {
-		if other.Sets[i].Name == SetPublish {
+		if other.Sets[i].Name == SetPublishAny {
 			other.Sets[i].Elements = slices.Clone(other.Sets[i].Elements)
 			other.Sets[i].Elements[0].Value = "172.17.0.9 . 9000"
 		}

@@ -21,7 +21,7 @@ type publishFacts struct {
 // the ones a file writes.
 func (w *writer) publishChain(c plan.Chain) {
 	for _, r := range c.Rules {
-		if r.Unknown == "" && (r.Comment == plan.CommentLoopbackGuard || strings.HasPrefix(r.Comment, "firewall.publish.")) {
+		if r.Unknown == "" && (r.Comment == plan.CommentLoopbackGuard || (strings.HasPrefix(r.Comment, "firewall.publish.") || strings.HasPrefix(r.Comment, "firewall.publish_any."))) {
 			continue
 		}
 		w.note("rule in chain %s not from a netctl file: %s", c.Name, describeRule(r))
@@ -43,6 +43,9 @@ func (w *writer) publishElement(e plan.Element) bool {
 	cname, spec := rest[:i], rest[i+len(".publish."):]
 	pub, err := schema.ParsePublish(spec)
 	key, val := strings.Split(e.Key, " . "), strings.Split(e.Value, " . ")
+	if len(key) == 2 { // publish_any: every client, every host address
+		key = append([]string{"0.0.0.0/0", "0.0.0.0/0"}, key...)
+	}
 	if err != nil || !validName(cname) || len(key) != 4 || len(val) != 2 || pub.String() != spec {
 		return false
 	}

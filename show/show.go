@@ -246,7 +246,7 @@ func (w *writer) firewall(fw *plan.Firewall) {
 					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
 				}
 			}
-		case plan.SetPublish, plan.SetRoutedPorts:
+		case plan.SetPublish, plan.SetPublishAny, plan.SetRoutedPorts:
 			read := w.publishElement
 			if s.Name == plan.SetRoutedPorts {
 				read = w.routedElement
