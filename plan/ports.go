@@ -375,3 +375,15 @@ func HairpinDiff(was, is Bridge) string {
 	}
 	return fmt.Sprintf("hairpin on %v, off %v, was the other way", on, off)
 }
+
+// BridgeSysctls are the per-bridge sysctls netctl may manage for the
+// bridges of a live state (route_localnet), for a read that does not start
+// from a file (netctl show).
+func BridgeSysctls(live State) []string {
+	var out []string
+	for name := range live.Bridges {
+		out = append(out, RouteLocalnetSysctl(name))
+	}
+	slices.Sort(out)
+	return out
+}
