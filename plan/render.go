@@ -418,7 +418,7 @@ func attributes(c *Change) []attribute {
 		all = ruleAttrs(c.Before, c.After)
 	case TypeSet:
 		all = setAttrs(c.Before, c.After)
-	case TypeLink, TypeAllowedSource, TypeSetElement:
+	case TypeLink, TypeAllowedSource, TypeSetElement, TypePublish:
 		all = elementAttrs(c.Before, c.After)
 	}
 	if all == nil {
@@ -512,6 +512,10 @@ func bridgeAttrs(action Action, before, after any) []attribute {
 		{name: "addresses", before: field(b, addrs, list), after: field(a, addrs, list)},
 		{name: "mtu", before: field(b, func(br *Bridge) int { return br.MTU }, num), after: field(a, func(br *Bridge) int { return br.MTU }, num)},
 		{name: "up", before: field(b, func(br *Bridge) bool { return br.Up }, boolean), after: field(a, func(br *Bridge) bool { return br.Up }, boolean)},
+	}
+	if a != nil && a.Hairpin {
+		// Published ports: the hairpin flag on every port (plan/ports.go).
+		attrs = append(attrs, attribute{name: "hairpin", before: field(b, HairpinOn, boolean), after: field(a, HairpinOn, boolean)})
 	}
 	// A created or destroyed bridge is netctl's and a bridge: say so only
 	// when it is not.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -67,6 +68,15 @@ Exit status: 0 success, 1 error.`,
 			live, err := k.Read(showScope)
 			if err != nil {
 				return err
+			}
+			if extra := plan.BridgeSysctls(live); len(extra) > 0 {
+				// The bridges' own sysctls (route_localnet of published
+				// ports), named once the bridges are known.
+				scope := showScope
+				scope.Sysctls = append(slices.Clone(scope.Sysctls), extra...)
+				if live, err = k.Read(scope); err != nil {
+					return err
+				}
 			}
 			if asJSON {
 				enc := json.NewEncoder(os.Stdout)
