@@ -293,8 +293,8 @@ func TestIPv6LinkRemovedAndRestored(t *testing.T) {
 }
 
 // outsideConfig is the one place the outside → container tests' file is
-// written (they route straight to the containers' addresses; once
-// gateway_mode exists they need gateway_mode: nat-unprotected here).
+// written: they route straight to the containers' addresses, which
+// gateway_mode nat (the default) drops, so nat-unprotected.
 func outsideConfig(sources string, dualStack bool) string {
 	a6, c6 := "", ""
 	if dualStack {
@@ -308,6 +308,7 @@ bridges:
   docker0:
     address: 172.17.0.1/16%s
     masquerade: false
+    gateway_mode: nat-unprotected
     external_interface: eth0
     allowed_sources: %s
     containers:
@@ -574,7 +575,8 @@ func TestIPv4OnlyBridgeOutsideIPv6(t *testing.T) {
 	e := setup(t)
 	e.AddOutside6(t)
 	cfg := func(firewall bool) string {
-		sources := "\n    allowed_sources: [198.51.100.10]"
+		// Routed straight to the container: gateway_mode nat-unprotected.
+		sources := "\n    allowed_sources: [198.51.100.10]\n    gateway_mode: nat-unprotected"
 		if !firewall {
 			sources = "\n    masquerade: false"
 		}

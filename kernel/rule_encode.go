@@ -88,6 +88,10 @@ func encodeRule(r plan.Rule, setID func(string) uint32) ([]expr.Any, error) {
 		es = append(es, &expr.Verdict{Kind: expr.VerdictDrop})
 	case v == plan.VerdictMasquerade:
 		es = append(es, &expr.Masq{})
+	case v == plan.VerdictDNATPublish:
+		es = appendDNATPublish(es, nfproto == 4, setID)
+	case v == plan.VerdictDNATPublishAny:
+		es = appendDNATPublishAny(es, setID)
 	case strings.HasPrefix(v, "jump ") && validChainName(v[len("jump "):]):
 		es = append(es, &expr.Verdict{Kind: expr.VerdictJump, Chain: v[len("jump "):]})
 	default:
@@ -197,6 +201,9 @@ func encodeMatch(es []expr.Any, m plan.Match, setID func(string) uint32) ([]expr
 			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
 			&expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSAddr, Len: 4},
 			&expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
+	}
+	if es, ok, err := encodePortsMatch(es, m); ok {
+		return es, err
 	}
 	return encodeMatch6(es, m, setID)
 }

@@ -37,6 +37,7 @@ func Desired(cfg *schema.Config) State {
 			Up:        true,
 			Owner:     Owner,
 			Adopt:     b.Adopt,
+			Hairpin:   cfg.Firewall && hasPublish(b),
 		}
 		if cfg.Firewall && !b.ICC {
 			// Same-bridge traffic is bridged: the inet forward hook sees it
@@ -46,6 +47,7 @@ func Desired(cfg *schema.Config) State {
 		}
 	}
 	desired6(cfg, &s)
+	publishSysctls(cfg, s.Sysctls)
 	if cfg.Firewall {
 		s.Firewall = desiredFirewall(cfg.Bridges)
 	}
@@ -111,6 +113,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 			}
 			forward = append(forward, allowedSources6(b, from, out, &sources6)...)
 		}
+		forward = append(forward, publishForward(b)...)
 		if !b.ICC {
 			forward = append(forward, iccRules6(b, in, out)...)
 			forward = append(forward,
@@ -149,6 +152,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 				spans = append(spans, elementSpan{k0, len(text), c0, c1})
 			}
 		}
+		postrouting = append(postrouting, publishPostrouting(b)...)
 		if b.Masquerade {
 			postrouting = append(postrouting, Rule{
 				Comment: addr + ".masquerade",
@@ -158,6 +162,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 		}
 		postrouting = append(postrouting, masquerade6(b)...)
 	}
+	forward = append(forward, gatewayForward(bridges)...)
 	// The keys and comments of all link elements are one string: two
 	// allocations instead of two per link.
 	all := string(text)
@@ -167,7 +172,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 	}
 	SortElements(links.Elements)
 	SortElements(sources.Elements)
-	return &Firewall{
+	fw := &Firewall{
 		Owner: Owner,
 		Chains: []Chain{ // sorted by name, as Read returns them
 			{Name: ChainForward, Type: "filter", Hook: "forward", Priority: 0, Policy: VerdictAccept, Rules: forward},
@@ -176,6 +181,12 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 		},
 		Sets: sortedSets(append([]Set{sources, links}, firewall6Sets(bridges, sources6)...)), // sorted by name
 	}
+	if chains, sets := publishTable(bridges); chains != nil || sets != nil {
+		fw.Chains, fw.Sets = append(fw.Chains, chains...), append(fw.Sets, sets...)
+		sortChains(fw.Chains)
+		sortSets(fw.Sets)
+	}
+	return fw
 }
 
 // LinkAddress is the address of a link, also the comment of its elements.

@@ -42,6 +42,9 @@ type Bridge struct {
 	Masquerade bool
 	// Masquerade6 is NAT66 of the IPv6 subnet (default false).
 	Masquerade6 bool
+	// GatewayMode is GatewayNAT, GatewayRouted or GatewayNATUnprotected
+	// (always the last without the firewall).
+	GatewayMode string
 	// ExternalInterface is where outside traffic enters; empty means any
 	// interface other than the bridge.
 	ExternalInterface string
@@ -65,6 +68,8 @@ type Container struct {
 	Address6 netip.Addr
 	// Expose is what the container's Dockerfile EXPOSEs.
 	Expose []Port
+	// Publish are its published ports (Docker's -p).
+	Publish []Publish
 }
 
 // Link is Docker's --link: From may open connections to To on Ports.

@@ -52,6 +52,7 @@ type bridgeSrc struct {
 	masq     *node // likewise
 	addr6    *node // address6, when valid
 	masq6    *node // masquerade6, when written as a valid boolean
+	mode     *node // gateway_mode, likewise
 	ext      *node // likewise, for a valid name
 	sources  []sourceSrc
 	srcNode  *node // allowed_sources, when written
@@ -60,12 +61,13 @@ type bridgeSrc struct {
 }
 
 type containerSrc struct {
-	c      Container
-	key    *node
-	path   fieldPath
-	addr   *node // nil: missing or wrong
-	addr6  *node // address6, when valid
-	expose []portSrc
+	c       Container
+	key     *node
+	path    fieldPath
+	addr    *node // nil: missing or wrong
+	addr6   *node // address6, when valid
+	expose  []portSrc
+	publish []publishSrc
 	// exposeBroken: some written port was wrong (and reported).
 	exposeBroken bool
 }
@@ -228,6 +230,8 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 			if b, ok := p.boolean(e.val, e.path); ok {
 				bs.b.Masquerade, bs.masq = b, e.val
 			}
+		case "gateway_mode":
+			p.gatewayMode(bs, e.val, e.path)
 		case "adopt":
 			if b, ok := p.boolean(e.val, e.path); ok {
 				bs.b.Adopt = b
@@ -316,6 +320,8 @@ func (p *parser) containers(bs *bridgeSrc, n *node, path fieldPath) {
 					for _, ps := range cs.expose {
 						cs.c.Expose = append(cs.c.Expose, ps.port)
 					}
+				case "publish":
+					cs.publish = p.publications(f.val, f.path)
 				}
 			}
 			p.release(mark)

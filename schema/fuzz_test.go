@@ -136,8 +136,8 @@ func render(cfg *Config) string {
 		return "[" + strings.Join(s, ", ") + "]"
 	}
 	for _, br := range cfg.Bridges {
-		fmt.Fprintf(&b, "  %s:\n    address: %s\n    mtu: %d\n    icc: %v\n    masquerade: %v\n",
-			q(br.Name), br.Address, br.MTU, br.ICC, br.Masquerade)
+		fmt.Fprintf(&b, "  %s:\n    address: %s\n    mtu: %d\n    icc: %v\n    masquerade: %v\n    gateway_mode: %s\n",
+			q(br.Name), br.Address, br.MTU, br.ICC, br.Masquerade, br.GatewayMode)
 		if br.Address6.IsValid() {
 			fmt.Fprintf(&b, "    address6: %s\n    masquerade6: %v\n", br.Address6, br.Masquerade6)
 		}
@@ -159,6 +159,15 @@ func render(cfg *Config) string {
 				}
 				if len(c.Expose) > 0 {
 					fmt.Fprintf(&b, "        expose: %s\n", ports(c.Expose))
+				}
+				if len(c.Publish) > 0 {
+					b.WriteString("        publish:\n")
+					for _, p := range c.Publish {
+						fmt.Fprintf(&b, "          - port: %q\n", p.String())
+						if len(p.AllowedSources) > 0 {
+							fmt.Fprintf(&b, "            allowed_sources: %v\n", p.AllowedSources)
+						}
+					}
 				}
 			}
 		}

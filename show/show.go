@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/schema"
 )
@@ -119,6 +120,9 @@ type facts struct {
 	byAddr     map[netip.Addr]string
 	links      map[[2]string][]schema.Port
 	ipv6       facts6
+	// Published ports and the gateway mode (ports.go).
+	publish             map[string][]*publishFacts
+	gatewayDrop, routed bool
 }
 
 func (w *writer) note(format string, args ...any) {
@@ -204,9 +208,12 @@ func (w *writer) firewall(fw *plan.Firewall) {
 		case plan.ChainForward, plan.ChainPostrouting:
 		case plan.ChainTrace:
 			continue // a running `netctl explain --trace`'s, transient
+		case plan.ChainNATPrerouting, plan.ChainNATOutput, plan.ChainRawPrerouting:
+			w.publishChain(c)
+			continue
 		case plan.ChainUser:
 			if len(c.Rules) > 0 {
-				w.note("chain %s holds %d rules of your own: netctl keeps them, they are not part of the file", plan.ChainUser, len(c.Rules))
+				w.note("chain %s holds %s of your own: netctl keeps them, they are not part of the file", plan.ChainUser, plural.S(len(c.Rules), "rule"))
 			}
 			continue
 		default:
@@ -248,6 +255,16 @@ func (w *writer) firewall(fw *plan.Firewall) {
 					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
 				}
 			}
+		case plan.SetPublish, plan.SetPublishAny, plan.SetRoutedPorts:
+			read := w.publishElement
+			if s.Name == plan.SetRoutedPorts {
+				read = w.routedElement
+			}
+			for _, e := range s.Elements {
+				if !read(e) {
+					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
+				}
+			}
 		default:
 			w.note("set %q in table %s %s is not netctl's", s.Name, plan.TableFamily, plan.TableName)
 		}
@@ -264,6 +281,12 @@ func (w *writer) bridgeRule(chain string, fa *facts, what string, r plan.Rule) b
 	case chain == plan.ChainPostrouting && what == "masquerade":
 		fa.masquerade = true
 	case w.bridgeRule6(chain, fa, what):
+	case chain == plan.ChainPostrouting && (what == "hairpin" || what == "localhost"):
+	case chain == plan.ChainForward && what == "gateway_mode":
+		fa.gatewayDrop = true
+	case chain == plan.ChainForward && what == "routed":
+		fa.routed = true
+	case chain == plan.ChainForward && what == "published":
 	case chain != plan.ChainForward:
 		return false
 	case what == "icc":
@@ -431,6 +454,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 	if fa.ipv6.masquerade && len(v6) > 0 {
 		v.Masquerade6 = ptr(true)
 	}
+	v.GatewayMode = schema.GatewayMode(fa.gatewayMode())
 	if fa.sourceRule {
 		if err := schema.CheckIfName(fa.external); fa.external != "" && err != nil {
 			w.note("bridge %q: the allowed_sources rule names interface %q, which a netctl file cannot (%v): external_interface left out", b.Name, fa.external, err)
@@ -469,7 +493,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 	for _, n := range names {
 		v.Containers = append(v.Containers, schema.Entry[schema.ContainerName, schema.FileContainer]{
 			Name:  schema.ContainerName(n),
-			Value: schema.FileContainer{Address: schema.HostAddress(fa.containers[n].String()), Address6: fa.ipv6.address6(n, v6), Expose: portList(schema.MergePorts(exposed[n]))},
+			Value: schema.FileContainer{Address: schema.HostAddress(fa.containers[n].String()), Address6: fa.ipv6.address6(n, v6), Expose: portList(schema.MergePorts(exposed[n])), Publish: fa.publications(n)},
 		})
 	}
 	sort.Slice(pairs, func(i, j int) bool {
