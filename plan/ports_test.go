@@ -78,6 +78,8 @@ func TestDesiredPublish(t *testing.T) {
 	wantStrings(t, "filter-forward", ruleComments(fw.Chain(ChainForward)), []string{
 		"firewall.user: jump user",
 		"firewall.established: ct state established,related accept",
+		`bridge.docker0.ipv4_only.in: iifname "docker0" meta nfproto ipv6 drop`,
+		`bridge.docker0.ipv4_only.out: oifname "docker0" meta nfproto ipv6 drop`,
 		`bridge.docker0.published: oifname "docker0" ct status dnat accept`,
 		`bridge.docker0.gateway_mode: iifname != "docker0" oifname "docker0" drop`,
 	})
@@ -106,7 +108,7 @@ func TestDesiredGatewayModes(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			fw := Desired(publishConfig(t, tc.mode)).Firewall
-			got := ruleComments(fw.Chain(ChainForward))[2:]
+			got := ruleComments(fw.Chain(ChainForward))[4:] // after user, established and the IPv4-only drops
 			wantStrings(t, "forward", got, tc.forward)
 			if (fw.Set(SetRoutedPorts) != nil) != (tc.routed != nil) {
 				t.Errorf("routed_ports set: %v", fw.Set(SetRoutedPorts))

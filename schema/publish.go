@@ -239,6 +239,11 @@ func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
 					}
 					ipath := index(e.path, i)
 					if pr, ok := p.source(it, ipath); ok {
+						if !pr.Addr().Is4() {
+							// Publications are IPv4 (issue 14 leaves IPv6 ones to come).
+							p.add(it, ipath, "%s: IPv6 publications are not supported yet, so an IPv6 source admits nothing", it.Value)
+							continue
+						}
 						sources = append(sources, sourceSrc{prefix: pr, node: it, path: ipath})
 					}
 				}
