@@ -28,9 +28,11 @@ func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 	if err := errors.Join(plan.Conflicts(desired, live), err); err != nil {
 		return nil, err
 	}
-	desired = resolved
+	// Forwarding between other interfaces: decided from the live sysctl
+	// and the memory in netctl's table (plan/forward.go).
+	desired, fwd := plan.ResolveForward(resolved, live)
 	p := plan.Diff(desired, live)
-	p.Warnings = warnings(k, opts)
+	p.Warnings = append(warnings(k, opts), fwd...)
 	return p, nil
 }
 

@@ -65,12 +65,13 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 	}
 	d := decoder{items: items[:len(items)-1]}
 	nfproto, ipSeen := false, false
+	nfAt := 0 // where the nfproto match stands when no ip match implies it
 	for d.i < len(d.items) {
 		if d.nfprotoIPv4() {
 			if nfproto || ipSeen {
 				return nil, "", false
 			}
-			nfproto = true
+			nfproto, nfAt = true, len(ms)
 			continue
 		}
 		m, ok := d.match()
@@ -86,7 +87,8 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 		ms = append(ms, m)
 	}
 	if nfproto && !ipSeen {
-		return nil, "", false
+		// meta nfproto ipv4 on its own (forward.go): a match of its own.
+		ms = slices.Insert(ms, nfAt, plan.Match{Key: plan.KeyNFProto, Value: nfprotoIPv4})
 	}
 	switch v := items[len(items)-1].e.(type) {
 	case *expr.Verdict:
@@ -162,6 +164,9 @@ func isLoad(p *expr.Payload, base expr.PayloadBase, off, n uint32) bool {
 func (d *decoder) match() (plan.Match, bool) {
 	switch e := d.at(0).(type) {
 	case *expr.Meta:
+		if m, ok := d.nfprotoOther(e); ok { // forward.go
+			return m, true
+		}
 		if e.SourceRegister || (e.Key != expr.MetaKeyIIFNAME && e.Key != expr.MetaKeyOIFNAME) {
 			break
 		}
@@ -171,6 +176,9 @@ func (d *decoder) match() (plan.Match, bool) {
 			if m, ok := d.sourceTuple(e); ok {
 				return m, true
 			}
+		}
+		if m, ok := d.ifnameLookup(e, key); ok { // forward.go
+			return m, true
 		}
 		c, ok := d.at(1).(*expr.Cmp)
 		if !ok || !sameReg(c.Register, e.Register) || (c.Op != expr.CmpOpEq && c.Op != expr.CmpOpNeq) {

@@ -54,6 +54,7 @@ func Config(live plan.State) Result {
 		if err != nil {
 			r.Notes = append(r.Notes, "plan with this file would refuse: "+oneLine(err.Error()))
 		}
+		desired, _ = plan.ResolveForward(desired, live)
 		r.Residual = plan.Diff(desired, live).Changes
 		for _, c := range r.Residual {
 			r.Notes = append(r.Notes, fmt.Sprintf("not reproduced: plan with this file would %s %s", c.Action, c.Address))
@@ -159,6 +160,7 @@ func (w *writer) file() schema.File {
 	})
 	if firewall {
 		w.firewall(live.Firewall)
+		f.ForwardOthers = schema.ForwardOthers(plan.ForwardOthersOf(live.Firewall))
 	}
 
 	order := slices.Clone(w.names)
@@ -213,8 +215,8 @@ func (w *writer) firewall(fw *plan.Firewall) {
 		}
 		for _, r := range c.Rules {
 			pos++
-			if r.Comment == plan.CommentJumpUser || r.Comment == plan.CommentEstablished {
-				continue
+			if r.Comment == plan.CommentJumpUser || r.Comment == plan.CommentEstablished || plan.IsForwardOthersRule(r) && r.Unknown == "" {
+				continue // forward_others rules: see plan.ForwardOthersOf
 			}
 			name, what, ok := w.bridgeOf(r.Comment)
 			if !ok || !w.bridgeRule(c.Name, w.facts[name], what, r) {
@@ -240,6 +242,8 @@ func (w *writer) firewall(fw *plan.Firewall) {
 					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
 				}
 			}
+		case plan.SetBridges:
+			// The bridges the forward_others rule looks up: from the bridges.
 		default:
 			w.note("set %q in table %s %s is not netctl's", s.Name, plan.TableFamily, plan.TableName)
 		}
