@@ -143,7 +143,7 @@ func (p *parser) config(doc *node) *Config {
 	}
 	p.validate(cfg, firewall, bridges)
 	if forwardOthers != nil && !cfg.Firewall {
-		p.add(forwardOthers, forwardPath, "forward_others needs the firewall (netctl's table holds the rule), but firewall is false (line %d)", firewall.Line)
+		p.add(forwardOthers, forwardPath, "forward_others: %s needs the firewall (netctl's table holds the rule), but firewall is false (line %d)", cfg.ForwardOthers, firewall.Line)
 	}
 	if len(p.problems) > 0 {
 		return nil

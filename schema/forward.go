@@ -1,7 +1,5 @@
 package schema
 
-import "fmt"
-
 // ForwardOthers is the file's forward_others: what happens to forwarded
 // traffic that touches none of netctl's bridges (plan/forward.go).
 type ForwardOthers string
@@ -32,6 +30,6 @@ func (p *parser) forwardOthers(n *node, path fieldPath) (string, bool) {
 	case ForwardOthersAccept, ForwardOthersDrop:
 		return v, true
 	}
-	p.add(n, path, "%s", fmt.Sprintf("forward_others must be accept or drop, got %q", shorten(v)))
+	p.expected(n, path, "accept or drop")
 	return "", false
 }
