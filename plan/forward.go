@@ -95,8 +95,13 @@ func DecideForward(desired, live State) []ForwardDecision {
 			// No table to hold the drop, nor the memory: firewall: false
 			// (Docker's --iptables=false never touches the policy either),
 			// or destroy.
-			if d.Remembered && have == "1" && want != "0" {
-				d.Warning = f.sysctl + " stays 1 and the rule " + f.comment(true) +
+			// destroy does not read the sysctl (it manages none): "".
+			if d.Remembered && have != "0" && want != "0" {
+				stays := f.sysctl + " stays 1"
+				if have == "" {
+					stays = f.sysctl + " is left as it is"
+				}
+				d.Warning = stays + " and the rule " + f.comment(true) +
 					" goes with netctl's table: netctl forgets that it switched forwarding on, so the host routes between its other interfaces, and a later apply finds forwarding already on and leaves it open (unless forward_others: drop)."
 			}
 		case desired.ForwardOthers == ForwardOthersDrop:

@@ -64,6 +64,7 @@ func TestDecideForward(t *testing.T) {
 		{"ip_forward left out of the file: still remembered", fwdState("", "", true), fwdLive("1", memory), true, VerdictDrop, memory, ""},
 		{"someone switched it off: forgotten", fwdState("", "", true), fwdLive("0", memory), false, "", "", ""},
 		{"destroy: the memory goes", State{}, fwdLive("1", memory), true, "", "", "netctl forgets that it switched forwarding on"},
+		{"destroy, sysctl not read", State{}, fwdLive("", memory), false, "", "", "ip_forward is left as it is and the rule"},
 		{"firewall false: no table, no drop", fwdState("1", "", false), fwdLive("0", ""), true, "", "", ""},
 		{"not in the file, already on: no warning", fwdState("", "", true), fwdLive("1", ""), false, "", "", ""},
 	} {
