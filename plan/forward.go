@@ -49,11 +49,12 @@ const switchedSuffix = ".switched_by_netctl"
 // forwardFamily is one IP family's forwarding switch. IPv4 only today; the
 // IPv6 twin is one more entry (net.ipv6.conf.all.forwarding, "ipv6").
 type forwardFamily struct {
+	key     string // the file's key for the sysctl
 	sysctl  string
 	nfproto string
 }
 
-var forwardFamilies = []forwardFamily{{SysctlIPForward, "ipv4"}}
+var forwardFamilies = []forwardFamily{{"ip_forward", SysctlIPForward, "ipv4"}}
 
 // comment is the comment, and so the address, of the family's rule.
 func (f forwardFamily) comment(switched bool) string {
@@ -112,10 +113,7 @@ func DecideForward(desired, live State) []ForwardDecision {
 				d.Verdict = VerdictAccept
 			}
 		case want == "1" && have == "1" && desired.ForwardOthers == "":
-			d.Warning = "ip_forward was already 1: netctl leaves forwarding between other interfaces alone; set forward_others: drop to close it."
-			if f.sysctl != SysctlIPForward {
-				d.Warning = f.sysctl + " was already 1: netctl leaves forwarding between other interfaces alone; set forward_others: drop to close it."
-			}
+			d.Warning = f.key + " was already 1: netctl leaves forwarding between other interfaces alone; set forward_others: drop to close it."
 		}
 		out = append(out, d)
 	}
