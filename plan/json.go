@@ -16,16 +16,22 @@ type JSONPlan struct {
 	// the command sets it from its build info (plan knows no build).
 	NetctlVersion   string               `json:"netctl_version,omitempty"`
 	ResourceChanges []JSONResourceChange `json:"resource_changes"`
-	Summary         Summary              `json:"summary"`
-	Warnings        []string             `json:"warnings"`
+	// PlannedValues is set by the documents that carry it (plan --json,
+	// show PLANFILE --json; see TerraformJSON).
+	PlannedValues *JSONPlannedValues `json:"planned_values,omitempty"`
+	Summary       Summary            `json:"summary"`
+	Warnings      []string           `json:"warnings"`
 }
 
 // JSONResourceChange is one change in a JSONPlan.
 type JSONResourceChange struct {
-	Address string     `json:"address"`
-	Type    string     `json:"type"`
-	Name    string     `json:"name"`
-	Change  JSONChange `json:"change"`
+	Address string `json:"address"`
+	// Mode is always "managed", as Terraform writes for a resource (not a
+	// data source): policies written for Terraform filter on it.
+	Mode   string     `json:"mode"`
+	Type   string     `json:"type"`
+	Name   string     `json:"name"`
+	Change JSONChange `json:"change"`
 }
 
 // JSONChange is what a JSONResourceChange does.
@@ -78,6 +84,7 @@ func (p *Plan) JSON() JSONPlan {
 	for i, c := range p.Changes {
 		doc.ResourceChanges[i] = JSONResourceChange{
 			Address: c.Address,
+			Mode:    ModeManaged,
 			Type:    c.Type,
 			Name:    c.Name,
 			Change: JSONChange{

@@ -172,54 +172,72 @@ func (IfName) jsonSchema() map[string]any {
 		"type":        "string",
 		"description": "A Linux interface name: 1-15 printable ASCII characters, none of / : % \" ' ` \\ * and no whitespace, not '.' or '..'.",
 		"pattern":     PatternIfName,
-		"not":         map[string]any{"enum": []any{".", ".."}},
-		"examples":    []any{"docker0", "eth0"},
+		// Editors (yaml-language-server, VS Code) say these instead of
+		// the regular expression or "Incorrect type".
+		"patternErrorMessage": "Not a Linux interface name: 1-15 printable ASCII characters, none of / : % \" ' ` \\ * and no whitespace, e.g. docker0 or br-app.",
+		"errorMessage":        "Expected an interface name (a string), e.g. docker0.",
+		"not":                 map[string]any{"enum": []any{".", ".."}},
+		"examples":            []any{"docker0", "eth0"},
 	}
 }
 
 func (ContainerName) jsonSchema() map[string]any {
 	return map[string]any{
-		"type":        "string",
-		"description": "A Docker container name: [a-zA-Z0-9][a-zA-Z0-9_.-]*.",
-		"pattern":     PatternContainerName,
-		"examples":    []any{"web", "db"},
+		"type":                "string",
+		"description":         "A Docker container name: [a-zA-Z0-9][a-zA-Z0-9_.-]*.",
+		"pattern":             PatternContainerName,
+		"patternErrorMessage": "Not a Docker container name: a letter or digit, then letters, digits, '_', '.' or '-', e.g. web or db-1.",
+		"errorMessage":        "Expected a container name (a string), e.g. web.",
+		"examples":            []any{"web", "db"},
 	}
 }
 
 func (Gateway) jsonSchema() map[string]any {
 	return map[string]any{
-		"type":        "string",
-		"description": "An IPv4 gateway address with the subnet's prefix length (at most /30); a host address of the subnet, not its network or broadcast address.",
-		"pattern":     PatternGateway,
-		"examples":    []any{"172.17.0.1/16"},
+		"type":                "string",
+		"description":         "An IPv4 gateway address with the subnet's prefix length (at most /30); a host address of the subnet, not its network or broadcast address.",
+		"pattern":             PatternGateway,
+		"patternErrorMessage": "Not an IPv4 gateway address with prefix length (/0 to /30), e.g. 172.17.0.1/16.",
+		"errorMessage":        "Expected an IPv4 gateway address with prefix length (a string), e.g. 172.17.0.1/16.",
+		"examples":            []any{"172.17.0.1/16"},
 	}
 }
 
 func (HostAddress) jsonSchema() map[string]any {
 	return map[string]any{
-		"type":        "string",
-		"description": "An IPv4 address without prefix length.",
-		"pattern":     PatternHostAddress,
-		"examples":    []any{"172.17.0.2"},
+		"type":                "string",
+		"description":         "An IPv4 address without prefix length.",
+		"pattern":             PatternHostAddress,
+		"patternErrorMessage": "Not an IPv4 address without prefix length, e.g. 172.17.0.2.",
+		"errorMessage":        "Expected an IPv4 address (a string), e.g. 172.17.0.2.",
+		"examples":            []any{"172.17.0.2"},
 	}
 }
 
 func (Source) jsonSchema() map[string]any {
 	return map[string]any{
-		"type":        "string",
-		"description": "An IPv4 address (a host) or CIDR without host bits set.",
-		"pattern":     PatternSource,
-		"examples":    []any{"198.51.100.10", "203.0.113.0/24"},
+		"type":                "string",
+		"description":         "An IPv4 address (a host) or CIDR without host bits set.",
+		"pattern":             PatternSource,
+		"patternErrorMessage": "Not an IPv4 address or CIDR, e.g. 198.51.100.10 or 203.0.113.0/24.",
+		"errorMessage":        "Expected an IPv4 address or CIDR (a string), e.g. 203.0.113.0/24.",
+		"examples":            []any{"198.51.100.10", "203.0.113.0/24"},
 	}
 }
 
+// A port is an integer or a string in one schema, not anyOf: each keyword
+// applies to its own type (minimum to numbers, pattern to strings), and an
+// editor reports the string's pattern message for "5432/tpc" rather than
+// the first branch's "Expected integer".
 func (FilePort) jsonSchema() map[string]any {
 	return map[string]any{
-		"description": "A port or an inclusive range of ports: PORT, PORT/PROTO or START-END/PROTO, protocol tcp (default), udp or sctp. A bare number is a tcp port.",
-		"anyOf": []any{
-			map[string]any{"type": "integer", "minimum": 1, "maximum": 65535},
-			map[string]any{"type": "string", "pattern": PatternPort},
-		},
-		"examples": []any{"5432/tcp", "53/udp", "1000-2000/udp", 80},
+		"description":         "A port or an inclusive range of ports: PORT, PORT/PROTO or START-END/PROTO, protocol tcp (default), udp or sctp. A bare number is a tcp port.",
+		"type":                []any{"integer", "string"},
+		"minimum":             1,
+		"maximum":             65535,
+		"pattern":             PatternPort,
+		"patternErrorMessage": "Not a port: PORT, PORT/PROTO or START-END/PROTO, ports 1-65535, protocol tcp, udp or sctp, e.g. 5432/tcp, 53/udp or 1000-2000/udp.",
+		"errorMessage":        "Expected a port: a number 1-65535 or a string such as 5432/tcp, 53/udp or 1000-2000/udp.",
+		"examples":            []any{"5432/tcp", "53/udp", "1000-2000/udp", 80},
 	}
 }

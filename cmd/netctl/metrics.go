@@ -14,9 +14,10 @@ import (
 // outcome: the pending changes by action (when the plan was made), whether
 // it succeeded, its duration and a timestamp. p is the plan if it was made,
 // err the run's outcome; the returned error is the run's, or the write's
-// when the run succeeded.
-func writePlanMetrics(path string, p *plan.Plan, err error, took time.Duration) error {
-	m := metrics.Plan{Duration: took, Time: time.Now(), Changes: map[string]int{}}
+// when the run succeeded. The series are labelled with the namespace and the
+// netctl file (t), so that several namespaces share a textfile directory.
+func writePlanMetrics(path string, t *target, p *plan.Plan, err error, took time.Duration) error {
+	m := metrics.Plan{Duration: took, Time: time.Now(), Changes: map[string]int{}, Netns: t.netns, File: t.file}
 	var ee *exitError
 	// Exit code 2 is --detailed-exitcode's "changes present": a success.
 	m.Success = p != nil && (err == nil || errors.As(err, &ee) && ee.code == 2)

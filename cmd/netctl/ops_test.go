@@ -174,20 +174,22 @@ func readMetrics(t *testing.T, path string) map[string]float64 {
 	return out
 }
 
-// checkPlanMetrics checks a metrics file written by a plan that finished
-// between before and after.
-func checkPlanMetrics(t *testing.T, path string, success bool, changes map[string]int, before, after time.Time) {
+// checkPlanMetrics checks a metrics file written by a plan of the file in
+// the namespace netns that finished between before and after: every series
+// carries the labels netns and file.
+func checkPlanMetrics(t *testing.T, path, netns, file string, success bool, changes map[string]int, before, after time.Time) {
 	t.Helper()
 	m := readMetrics(t, path)
+	labels := fmt.Sprintf("file=%q,netns=%q", file, netns)
 	wantSuccess := 0.0
 	if success {
 		wantSuccess = 1
 	}
-	if got, ok := m["netctl_plan_success"]; !ok || got != wantSuccess {
-		t.Errorf("netctl_plan_success = %v (present %v), want %v", got, ok, wantSuccess)
+	if got, ok := m["netctl_plan_success{"+labels+"}"]; !ok || got != wantSuccess {
+		t.Errorf("netctl_plan_success{%s} = %v (present %v), want %v", labels, got, ok, wantSuccess)
 	}
 	for _, a := range metrics.Actions {
-		key := `netctl_plan_changes{action="` + a + `"}`
+		key := `netctl_plan_changes{action="` + a + `",` + labels + `}`
 		got, ok := m[key]
 		switch {
 		case !success && ok:
@@ -196,10 +198,10 @@ func checkPlanMetrics(t *testing.T, path string, success bool, changes map[strin
 			t.Errorf("%s = %v (present %v), want %d", key, got, ok, changes[a])
 		}
 	}
-	if d := m["netctl_plan_duration_seconds"]; d <= 0 || d > after.Sub(before).Seconds() {
+	if d := m["netctl_plan_duration_seconds{"+labels+"}"]; d <= 0 || d > after.Sub(before).Seconds() {
 		t.Errorf("netctl_plan_duration_seconds = %v, want in (0, %v]", d, after.Sub(before).Seconds())
 	}
-	ts := m["netctl_plan_timestamp_seconds"]
+	ts := m["netctl_plan_timestamp_seconds{"+labels+"}"]
 	lo, hi := float64(before.UnixMilli())/1e3, float64(after.UnixMilli())/1e3
 	if ts < math.Floor(lo) || ts > hi+0.001 {
 		t.Errorf("netctl_plan_timestamp_seconds = %v, want within [%v, %v]", ts, lo, hi)
@@ -216,7 +218,16 @@ func planWithMetrics(t *testing.T, code int, prom string, changes map[string]int
 	before := time.Now()
 	r := mustExit(t, code, append([]string{"plan", "--detailed-exitcode", "--metrics-file", prom}, args...)...)
 	after := time.Now()
-	checkPlanMetrics(t, prom, code != 1, changes, before, after)
+	file, netns := schema.DefaultFile, ""
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "-f":
+			file = args[i+1]
+		case "--netns":
+			netns = args[i+1]
+		}
+	}
+	checkPlanMetrics(t, prom, netns, file, code != 1, changes, before, after)
 	return r
 }
 

@@ -34,7 +34,7 @@ Exit status: 0 success, 1 error; with --detailed-exitcode 0 no changes,
 			start := time.Now()
 			p, err := runPlan(&t, detailed, out)
 			if metricsFile != "" {
-				return writePlanMetrics(metricsFile, p, err, time.Since(start))
+				return writePlanMetrics(metricsFile, &t, p, err, time.Since(start))
 			}
 			return err
 		},
@@ -72,7 +72,7 @@ func runPlan(t *target, detailed bool, out string) (*plan.Plan, error) {
 		}
 	}
 	if t.json {
-		doc := p.JSON()
+		doc := p.TerraformJSON(false)
 		doc.NetctlVersion = readBuildVersion().Module
 		err = doc.Write(os.Stdout)
 	} else {

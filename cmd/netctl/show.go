@@ -22,8 +22,8 @@ func newShowCmd() *cobra.Command {
 		asJSON bool
 	)
 	c := &cobra.Command{
-		Use:   "show [--netns NAME] [--json]",
-		Short: "Print the live state of everything netctl owns, as a netctl file",
+		Use:   "show [--netns NAME] [--json] | show PLANFILE [--json]",
+		Short: "Print the live state of everything netctl owns as a netctl file, or a saved plan",
 		Long: `Read the live kernel and print everything netctl owns (its bridges, its
 nftables table, net.ipv4.ip_forward) as a valid netctl file: with that file,
 'netctl plan' shows no changes. Containers and links are rebuilt from the
@@ -39,12 +39,25 @@ change, and a warning goes to stderr.
 With --json, print the live state itself as netctl reads it (the same
 document as the "live" state of a plan file, and netctl_version).
 
+With an argument, print the plan saved there by 'netctl plan --out' instead,
+without reading the kernel: as plan prints it, or with --json as
+'terraform show -json PLANFILE' does (plan --json's document, with
+planned_values and a "no-op" entry for every object the plan leaves as it
+is), for policies written for Terraform plans.
+
 Exit status: 0 success, 1 error.`,
 		Example: `  netctl show > netctl.yaml && netctl plan --detailed-exitcode   # exits 0
   netctl show --netns ci-test
-  netctl show --json | jq '.bridges'`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+  netctl show --json | jq '.bridges'
+  netctl plan --out docker0.plan && netctl show docker0.plan --json | opa eval -I -d policy.rego data.netctl.deny`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if c.Flags().Changed("netns") {
+					return errShowPlanNetns
+				}
+				return showPlanFile(args[0], asJSON)
+			}
 			k, err := openKernel(netns)
 			if err != nil {
 				return err
@@ -73,6 +86,6 @@ Exit status: 0 success, 1 error.`,
 		},
 	}
 	addNetnsFlag(c, &netns, "the named network namespace (/run/netns/NAME); default: netctl's own")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the live state as JSON instead of a netctl file")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the live state (or the saved plan) as JSON")
 	return c
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/netctl/netctl/internal/atomicfile"
@@ -31,6 +32,11 @@ type Plan struct {
 	Duration time.Duration
 	// Time is when the plan finished.
 	Time time.Time
+	// Netns is the namespace planned ("" for netctl's own) and File the
+	// netctl file: every series carries them as the labels netns and file,
+	// so that the files of several namespaces in one textfile directory are
+	// distinct series (node_exporter fails the whole scrape on a duplicate).
+	Netns, File string
 }
 
 // Text renders the metrics in the text exposition format, version 0.0.4.
@@ -39,20 +45,30 @@ func (p Plan) Text() []byte {
 	family := func(name, help string) {
 		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
 	}
+	labels := `netns="` + labelValue(p.Netns) + `",file="` + labelValue(p.File) + `"`
 	family("netctl_plan_changes", "Changes pending in the last netctl plan, by action (not written when the plan failed).")
 	if p.Success {
 		for _, a := range Actions {
-			fmt.Fprintf(&b, "netctl_plan_changes{action=%q} %d\n", a, p.Changes[a])
+			fmt.Fprintf(&b, "netctl_plan_changes{%s,action=%q} %d\n", labels, a, p.Changes[a])
 		}
 	}
 	family("netctl_plan_success", "Whether the last netctl plan succeeded (1) or failed (0).")
-	fmt.Fprintf(&b, "netctl_plan_success %d\n", boolInt(p.Success))
+	fmt.Fprintf(&b, "netctl_plan_success{%s} %d\n", labels, boolInt(p.Success))
 	family("netctl_plan_duration_seconds", "How long the last netctl plan took.")
-	fmt.Fprintf(&b, "netctl_plan_duration_seconds %s\n", float(p.Duration.Seconds()))
+	fmt.Fprintf(&b, "netctl_plan_duration_seconds{%s} %s\n", labels, float(p.Duration.Seconds()))
 	family("netctl_plan_timestamp_seconds", "When the last netctl plan finished, in seconds since the Unix epoch.")
-	fmt.Fprintf(&b, "netctl_plan_timestamp_seconds %s\n", float(float64(p.Time.UnixMilli())/1e3))
+	fmt.Fprintf(&b, "netctl_plan_timestamp_seconds{%s} %s\n", labels, float(float64(p.Time.UnixMilli())/1e3))
 	return b.Bytes()
 }
+
+// labelValue escapes a label value as the exposition format does (only
+// backslash, double quote and newline; Go's %q would write escapes the
+// format lacks), after making it valid UTF-8, which a label value must be.
+func labelValue(s string) string {
+	return labelEscaper.Replace(strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 func boolInt(b bool) int {
 	if b {

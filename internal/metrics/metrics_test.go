@@ -76,22 +76,23 @@ func sampleValue(m *dto.Metric) float64 {
 
 func TestText(t *testing.T) {
 	at := time.Unix(1767225600, 250_000_000)
-	p := Plan{Success: true, Changes: map[string]int{"create": 3, "delete": 1}, Duration: 1500 * time.Millisecond, Time: at}
+	p := Plan{Success: true, Changes: map[string]int{"create": 3, "delete": 1}, Duration: 1500 * time.Millisecond, Time: at,
+		Netns: "ci-a", File: "/etc/netctl/netctl.yaml"}
 	want := `# HELP netctl_plan_changes Changes pending in the last netctl plan, by action (not written when the plan failed).
 # TYPE netctl_plan_changes gauge
-netctl_plan_changes{action="create"} 3
-netctl_plan_changes{action="update"} 0
-netctl_plan_changes{action="delete"} 1
-netctl_plan_changes{action="replace"} 0
+netctl_plan_changes{netns="ci-a",file="/etc/netctl/netctl.yaml",action="create"} 3
+netctl_plan_changes{netns="ci-a",file="/etc/netctl/netctl.yaml",action="update"} 0
+netctl_plan_changes{netns="ci-a",file="/etc/netctl/netctl.yaml",action="delete"} 1
+netctl_plan_changes{netns="ci-a",file="/etc/netctl/netctl.yaml",action="replace"} 0
 # HELP netctl_plan_success Whether the last netctl plan succeeded (1) or failed (0).
 # TYPE netctl_plan_success gauge
-netctl_plan_success 1
+netctl_plan_success{netns="ci-a",file="/etc/netctl/netctl.yaml"} 1
 # HELP netctl_plan_duration_seconds How long the last netctl plan took.
 # TYPE netctl_plan_duration_seconds gauge
-netctl_plan_duration_seconds 1.5
+netctl_plan_duration_seconds{netns="ci-a",file="/etc/netctl/netctl.yaml"} 1.5
 # HELP netctl_plan_timestamp_seconds When the last netctl plan finished, in seconds since the Unix epoch.
 # TYPE netctl_plan_timestamp_seconds gauge
-netctl_plan_timestamp_seconds 1767225600.25
+netctl_plan_timestamp_seconds{netns="ci-a",file="/etc/netctl/netctl.yaml"} 1767225600.25
 `
 	if got := string(p.Text()); got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
@@ -100,10 +101,11 @@ netctl_plan_timestamp_seconds 1767225600.25
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fams["netctl_plan_changes"].Samples[`action="create"`]; got != 3 {
+	const labels = `file="/etc/netctl/netctl.yaml",netns="ci-a"`
+	if got := fams["netctl_plan_changes"].Samples[`action="create",`+labels]; got != 3 {
 		t.Errorf("create = %v", got)
 	}
-	if got := fams["netctl_plan_timestamp_seconds"].Samples[""]; got != 1767225600.25 {
+	if got := fams["netctl_plan_timestamp_seconds"].Samples[labels]; got != 1767225600.25 {
 		t.Errorf("timestamp = %v", got)
 	}
 }
@@ -116,13 +118,57 @@ func TestFailedPlan(t *testing.T) {
 	if len(fams["netctl_plan_changes"].Samples) != 0 {
 		t.Errorf("a failed plan has no change counts, got %v", fams["netctl_plan_changes"].Samples)
 	}
-	if fams["netctl_plan_success"].Samples[""] != 0 {
+	if fams["netctl_plan_success"].Samples[`file="",netns=""`] != 0 {
 		t.Error("success is not 0")
 	}
 	for _, name := range []string{"netctl_plan_success", "netctl_plan_duration_seconds", "netctl_plan_timestamp_seconds"} {
 		if f, ok := fams[name]; !ok || len(f.Samples) != 1 || f.Type != "gauge" {
 			t.Errorf("%s: %+v", name, fams[name])
 		}
+	}
+}
+
+// TestLabelsTellNamespacesApart: the files of two namespaces (and of the
+// current one, netns "") are distinct series when read together, as
+// node_exporter's textfile collector reads a directory; label values the
+// format must escape come back as they were.
+func TestLabelsTellNamespacesApart(t *testing.T) {
+	at := time.Unix(1767225600, 0)
+	var all []byte
+	for _, p := range []Plan{
+		{Success: true, Time: at, Netns: "ci-a", File: "netctl.yaml"},
+		{Success: true, Time: at, Netns: "ci-b", File: "netctl.yaml"},
+		{Success: false, Time: at, Netns: "", File: "/etc/netctl/odd \"name\"\\\n.yaml"},
+	} {
+		fams, err := parse(p.Text())
+		if err != nil {
+			t.Fatalf("%+v: %v", p, err)
+		}
+		for name, f := range fams {
+			for labels := range f.Samples {
+				if !strings.Contains(labels, fmt.Sprintf("netns=%q", p.Netns)) || !strings.Contains(labels, fmt.Sprintf("file=%q", p.File)) {
+					t.Errorf("%s{%s} lacks netns %q or file %q", name, labels, p.Netns, p.File)
+				}
+			}
+		}
+		// Each file's families, as one exposition: a series twice fails.
+		all = append(all, p.Text()...)
+	}
+	// The parser refuses a family's HELP twice: merge as the collector
+	// does, by family.
+	merged := map[string]int{}
+	for _, line := range strings.Split(string(all), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			merged[line[:strings.LastIndexByte(line, ' ')]]++
+		}
+	}
+	for series, n := range merged {
+		if n != 1 {
+			t.Errorf("%s appears %d times", series, n)
+		}
+	}
+	if want := 2*(4+3) + 3; len(merged) != want {
+		t.Errorf("%d series, want %d: %v", len(merged), want, merged)
 	}
 }
 
