@@ -28,11 +28,9 @@ func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 	if err := errors.Join(plan.Conflicts(desired, live), err); err != nil {
 		return nil, err
 	}
-	// Forwarding between other interfaces: decided from the live sysctl
-	// and the memory in netctl's table (plan/forward.go).
-	desired, fwd := plan.ResolveForward(resolved, live)
+	desired = resolved
 	p := plan.Diff(desired, live)
-	p.Warnings = append(warnings(k, opts), fwd...)
+	p.Warnings = append(warnings(k, opts), plan.ForwardWarnings(desired, live)...)
 	return p, nil
 }
 

@@ -151,8 +151,9 @@ func (d ForwardDecision) Rule() (r Rule, ok bool) {
 
 // ResolveForward returns desired with the forward_others rules (and the set
 // of bridges they look up) the decisions call for, and the decisions'
-// warnings. It is pure and may be called again on its result (a saved
-// plan's desired state): it first takes out what it would add.
+// warnings. Resolve calls it last. It is pure and may be called again on
+// its result (a saved plan's desired state): it first takes out what it
+// would add.
 func ResolveForward(desired, live State) (State, []string) {
 	var ws []string
 	var rules []Rule
@@ -183,6 +184,13 @@ func ResolveForward(desired, live State) (State, []string) {
 	}
 	desired.Firewall = &fw
 	return desired, ws
+}
+
+// ForwardWarnings are the decisions' warnings (ResolveForward's), for a
+// plan whose desired state Resolve already settled.
+func ForwardWarnings(desired, live State) []string {
+	_, ws := ResolveForward(desired, live)
+	return ws
 }
 
 // IsForwardOthersRule reports whether a rule of netctl's forward chain is a

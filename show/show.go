@@ -54,7 +54,6 @@ func Config(live plan.State) Result {
 		if err != nil {
 			r.Notes = append(r.Notes, "plan with this file would refuse: "+oneLine(err.Error()))
 		}
-		desired, _ = plan.ResolveForward(desired, live)
 		r.Residual = plan.Diff(desired, live).Changes
 		for _, c := range r.Residual {
 			r.Notes = append(r.Notes, fmt.Sprintf("not reproduced: plan with this file would %s %s", c.Action, c.Address))
