@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,5 +214,26 @@ func TestForwardOthersOf(t *testing.T) {
 		if got := ForwardOthersOf(live.Firewall); got != tc.want {
 			t.Errorf("%s %s: %q, want %q", tc.comment, tc.verdict, got, tc.want)
 		}
+	}
+}
+
+// Resolve settles the forward_others rule too, so every caller that
+// resolves (apply.Plan, show, show PLANFILE) plans it alike; and Resolve of
+// its own result is unchanged.
+func TestResolveSettlesForward(t *testing.T) {
+	live := fwdLive("0", "")
+	got, err := Resolve(fwdState("1", "", true), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fwd := got.Firewall.Chain(ChainForward); !slices.ContainsFunc(fwd.Rules, func(r Rule) bool { return r.Comment == memory }) {
+		t.Errorf("Resolve left out the forward_others rule: %v", comments(fwd))
+	}
+	again, err := Resolve(got, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, again) {
+		t.Errorf("Resolve of its own result differs:\n%+v\n%+v", got.Firewall, again.Firewall)
 	}
 }
