@@ -23,7 +23,8 @@ bridges:
 `
 
 // planAddresses runs plan --json and returns every "address" string found
-// anywhere in it (the addresses of the changes).
+// in its resource_changes (the addresses of the changes; planned_values
+// names every object, changed or not, so it is left out).
 func (e *env) planAddresses(path string) []string {
 	e.t.Helper()
 	out, code := e.netctl("plan", "-f", path, "--json")
@@ -31,11 +32,14 @@ func (e *env) planAddresses(path string) []string {
 		e.t.Errorf("netctl plan --json exited %d:\n%s", code, out)
 		return nil
 	}
-	var v any
-	if err := json.Unmarshal([]byte(out), &v); err != nil {
+	var doc struct {
+		ResourceChanges any `json:"resource_changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		e.t.Errorf("netctl plan --json is not JSON: %v\n%s", err, out)
 		return nil
 	}
+	v := doc.ResourceChanges
 	var addrs []string
 	var walk func(any)
 	walk = func(v any) {

@@ -59,7 +59,7 @@ makes it real as one transaction, all of it or none of it.`,
 	root.InitDefaultVersionFlag()
 	root.Flags().Lookup("version").Usage = "print the version and revision, as 'netctl version'"
 	root.AddCommand(newValidateCmd(), newPlanCmd(), newApplyCmd(), newDestroyCmd(), newConfirmCmd(),
-		newShowCmd(), newSchemaCmd(), newVersionCmd(), newExplainCmd())
+		newShowCmd(), newSchemaCmd(), newVersionCmd(), newExplainCmd(), newWatchCmd())
 	builtinExamples(root)
 	for _, c := range root.Commands() {
 		completeFlags(c)
