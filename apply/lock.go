@@ -160,6 +160,7 @@ func (l *lock) release() {
 	_ = os.Remove(l.path)
 	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	_ = l.f.Close()
+	sweepLocks(filepath.Dir(l.path))
 }
 
 // displayNS names a namespace for a message: its name and its identity.

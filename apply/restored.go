@@ -52,7 +52,7 @@ func differences(before, now plan.State) []string {
 			out = append(out, addr+" is gone")
 		case !existed && exists:
 			out = append(out, fmt.Sprintf("%s exists (a %s), was absent", addr, is.Kind))
-		case !plan.BridgeEqual(was, is):
+		case !plan.BridgeEqual(was, is) || plan.HairpinDiff(was, is) != "":
 			out = append(out, addr+" differs: "+bridgeDiff(was, is))
 		}
 	}
@@ -83,6 +83,9 @@ func bridgeDiff(was, is plan.Bridge) string {
 	}
 	if was.Owner != is.Owner {
 		d = append(d, fmt.Sprintf("alias %q, was %q", is.Owner, was.Owner))
+	}
+	if h := plan.HairpinDiff(was, is); h != "" {
+		d = append(d, h)
 	}
 	return strings.Join(d, ", ")
 }

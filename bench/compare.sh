@@ -3,6 +3,7 @@
 #
 #   sudo bench/compare.sh            # from the repository root; about 5 minutes
 #   SIZES="100 1000" sudo bench/compare.sh
+#   PUBLISH_SIZES=10000 SIZES= sudo bench/compare.sh   # published ports only
 #
 # For N links (bench/genconfig: one bridge, icc: false, N clients each
 # linked to one of 100 services), in throwaway network namespaces deleted
@@ -25,7 +26,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SIZES=${SIZES:-"100 1000 10000 100000"}
+SIZES=${SIZES-"100 1000 10000 100000"}
+PUBLISH_SIZES=${PUBLISH_SIZES-"100 10000"} # published ports (issue 13)
 IPT_MAX=${IPT_MAX:-1000}  # per-rule iptables measured up to here
 RUNS=${RUNS:-10}          # hyperfine runs per measurement
 RUNS_LARGE=${RUNS_LARGE:-5} # … at 100,000 links and more
@@ -83,6 +85,10 @@ for n in $SIZES; do
 done
 ipt_ref=""
 for n in $SIZES; do [ "$n" -le "$IPT_MAX" ] && ipt_ref=$n; done
+for n in $PUBLISH_SIZES; do
+	"$work/genconfig" -publish "$n" >"$work/publish-$n.yaml"
+	"$work/nftscript" -f "$work/publish-$n.yaml" >"$work/publish-$n.nft"
+done
 
 echo
 echo "# netctl, nft -f and per-rule iptables on $(hostname)"
@@ -91,6 +97,26 @@ echo "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed '
 echo "$(nft --version), $(iptables-nft --version), $(hyperfine --version), $(go version | cut -d' ' -f3)"
 echo "Medians of $RUNS hyperfine runs ($RUNS_LARGE at 100,000 links and more); each run into a namespace made just before it."
 echo
+
+if [ -n "$PUBLISH_SIZES" ]; then
+	echo "## Apply N published ports into an empty namespace"
+	echo
+	echo "(bench/genconfig -publish N: 100 containers, N publications round robin; netctl also creates the"
+	echo "bridge and sets route_localnet, nft -f writes the same table only)"
+	echo
+	printf '| %-9s | %-12s | %-12s | %-15s |\n' "published" "netctl apply" "nft -f" "netctl / nft -f"
+	printf '|%s|%s|%s|%s|\n' "-----------" "--------------" "--------------" "-----------------"
+	for n in $PUBLISH_SIZES; do
+		ns=$(newns)
+		r=$(runs "$n")
+		t_netctl=$(median "publish-netctl-$n" "$r" "$(fresh "$ns" "$(settle "$n")")" \
+			"$netctl apply -f $work/publish-$n.yaml --netns $ns --auto-approve")
+		t_nft=$(median "publish-nft-$n" "$r" "$(fresh "$ns" "$(settle "$n")")" "$(inns "$ns") nft -f $work/publish-$n.nft")
+		printf '| %-9s | %-12s | %-12s | %-15s |\n' "$n" "$(ms "$t_netctl")" "$(ms "$t_nft")" "$(ratio "$t_netctl" "$t_nft")"
+	done
+	echo
+fi
+[ -z "$SIZES" ] && exit 0 # PUBLISH_SIZES=10000 SIZES= bench/compare.sh: published ports only
 
 declare -A APPLY
 echo "## Apply N links into an empty namespace"

@@ -3,6 +3,8 @@
 # netctl's set against one rule per link, as medians of several runs.
 #
 #   sudo bench/dataplane.sh          # from the repository root; RUNS=5 by default
+#   BENCH=PublishedConnections sudo bench/dataplane.sh   # through a published port,
+#                                    # 10 vs 10,000 publications (issue 13)
 #
 # Each run is one `go test -bench NewConnections` (e2e/dataplane_bench_test.go):
 # every case in throwaway namespaces, in turn, so that the runs interleave the
@@ -10,20 +12,48 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
+BENCH=${BENCH:-NewConnections}
 BENCHTIME=${BENCHTIME:-2s}
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
 [ "$(id -u)" = 0 ] || { echo "dataplane.sh: run as root (network namespaces)" >&2; exit 1; }
 
-raw="$OUT/dataplane.txt"
+raw="$OUT/dataplane-$BENCH.txt"
 : >"$raw"
 for i in $(seq "$RUNS"); do
 	echo "run $i of $RUNS…" >&2
-	go test -run '^$' -bench NewConnections -benchtime "$BENCHTIME" ./e2e/ | tee -a "$raw" | grep -q '^ok' ||
+	go test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" ./e2e/ | tee -a "$raw" | grep -q '^ok' ||
 		{ echo "dataplane.sh: the benchmark failed; see $raw" >&2; exit 1; }
 done
 
 echo
+if [ "$BENCH" = PublishedConnections ]; then
+	echo "# New TCP connections per second, outside -> 198.51.100.1:20000 -> svc0:80 (median of $RUNS runs of $BENCHTIME)"
+	echo
+	awk '
+/^BenchmarkPublishedConnections\// {
+	split($1, p, "/"); n = p[2]; sub(/-[0-9]+$/, "", n); sub(/^published=/, "", n)
+	if (!(n in seen)) { order[++k] = n; seen[n] = 1 }
+	v[n, ++c[n]] = $5
+}
+function median(key,   i, j, t, a, m) {
+	m = c[key]; for (i = 1; i <= m; i++) a[i] = v[key, i]
+	for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+}
+END {
+	printf "| %-9s | %-10s | %-14s | %-34s |\n", "published", "conns/s", "vs 10", "each run"
+	printf "|-----------|------------|----------------|------------------------------------|\n"
+	for (i = 1; i <= k; i++) {
+		key = order[i]; m = median(key); base = median(order[1])
+		runs = ""; for (j = 1; j <= c[key]; j++) runs = runs (j > 1 ? " " : "") sprintf("%.1fk", v[key, j] / 1000)
+		printf "| %-9s | %-10.0f | %-14s | %-34s |\n", key, m, sprintf("%+.1f%%", (m / base - 1) * 100), runs
+	}
+}' "$raw"
+	echo
+	echo "Every run: $raw"
+	exit 0
+fi
 echo "# New TCP connections per second, app0 -> svc0 (median of $RUNS runs of $BENCHTIME)"
 echo
 echo "$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r)"

@@ -100,6 +100,35 @@ var exampleChecks = map[string]func(t *testing.T, e *env) (blocked []testnet.Pro
 		testnet.Expect(t, e.FromHost().Reaches(web80), e.FromHost().Reaches(web53))
 		return blocked
 	},
+	"published-ports.yaml": func(t *testing.T, e *env) []testnet.Probe {
+		e.wantSysctl("net.ipv4.ip_forward", "1")
+		e.wantSysctl("net.ipv4.conf.docker0.route_localnet", "1")
+		web, client := e.C["web"], e.C["client"]
+		l80, l81, l5432, l53 := web.Listen(t, "tcp", 80), web.Listen(t, "tcp", 81), web.Listen(t, "tcp", 5432), web.Listen(t, "udp", 53)
+		l8000, l8010, l443 := web.Listen(t, "tcp", 8000), web.Listen(t, "tcp", 8010), web.Listen(t, "tcp", 443)
+		outA, outB, outC := e.FromOutside(outsideA), e.FromOutside(outsideB), e.FromOutside(outsideC)
+		host := e.FromHost()
+		testnet.Expect(t, via(outA, l80, hostExtA, 8080, true))
+		wantPeer(t, l80, outsideA)
+		testnet.Expect(t, via(outB, l80, hostExtB, 8080, true))
+		wantPeer(t, l80, outsideB)
+		e.RouteOutside(t, netip.MustParsePrefix("172.17.0.0/16"))
+		direct := []testnet.Probe{outA.CannotReach(l80), outA.CannotReach(l81), client.CannotReach(l81), client.CannotReach(l80)}
+		testnet.Expect(t, e.withControls(direct...)...)
+		testnet.Expect(t,
+			via(host, l80, loopback, 8080, true), via(host, l5432, loopback, 5432, true),
+			via(outA, l5432, hostExtA, 5432, false), via(outA, l80, hostExtA, 8080, true),
+			via(outA, l53, hostExtA, 53, true), via(outC, l53, hostExtB, 53, false), via(outC, l80, hostExtB, 8080, true),
+			via(outA, l8000, hostExtA, 8000, true), via(outA, l8010, hostExtA, 8010, true),
+			via(outB, l443, hostExtA, 8443, true), via(outA, l443, hostExtA, 8443, false),
+			via(client.Client(), l80, hostExtA, 8080, true), via(client.Client(), l80, gw0, 8080, true),
+			via(web.Client(), l80, hostExtA, 8080, true),
+		)
+		wantPeer(t, l443, outsideB)
+		// Without netctl's table the direct connections work: the
+		// firewall was what blocked them.
+		return direct
+	},
 	"two-bridges.yaml": func(t *testing.T, e *env) []testnet.Probe {
 		e.wantBridge("docker0", "172.17.0.1/16", 0)
 		e.wantBridge("br-app", "172.18.0.1/16", 0)

@@ -100,6 +100,7 @@ firewall: %v
 bridges:
   docker0:
     address: 172.17.0.1/16
+    gateway_mode: nat-unprotected
     icc: %v
     external_interface: eth0%s
     containers:
@@ -108,6 +109,7 @@ bridges:
       cache: { address: 172.17.0.4, expose: [6379/tcp] }%s
   br-app:
     address: 172.18.0.1/16
+    gateway_mode: nat-unprotected
     containers:
       api: { address: 172.18.0.2, expose: [8000/tcp] }
 `, fwd, firewall, icc, src, links)

@@ -14,6 +14,7 @@ firewall: true
 bridges:
   docker0:
     address: 172.17.0.1/16
+    gateway_mode: nat-unprotected
     icc: false
     masquerade: true
     external_interface: eth0

@@ -150,7 +150,17 @@ func (e *env) applyFile(path string) {
 	}
 	e.t.Logf("netctl apply -f %s: ok", filepath.Base(path))
 	e.Ready(e.t) // the containers attached before: their ports forward again
+	before := len(e.C)
 	e.attach(path)
+	if data, err := os.ReadFile(path); err == nil && len(e.C) > before && strings.Contains(string(data), "publish") {
+		// netctl sets the hairpin flag on the ports of a bridge with
+		// publications at apply: the ports attached just now get it from
+		// a second apply (as a runtime's ports would from the next one).
+		if out, code := e.netctl("apply", "-f", path, "--auto-approve"); code != 0 {
+			e.t.Fatalf("netctl apply -f %s (hairpin flag for the new ports) exited %d:\n%s", filepath.Base(path), code, out)
+		}
+		e.Ready(e.t)
+	}
 }
 
 // plan runs netctl plan --detailed-exitcode and returns output and code.

@@ -206,6 +206,7 @@ firewall: true
 bridges:
   docker0:
     address: 172.17.0.1/16
+    gateway_mode: nat-unprotected
     masquerade: false
     external_interface: eth0
     allowed_sources: %s
@@ -392,6 +393,7 @@ firewall: true
 bridges:
   docker0:
     address: 172.17.0.1/16
+    gateway_mode: nat-unprotected
     masquerade: true
     containers:
       web: { address: 172.17.0.2, expose: [80/tcp] }

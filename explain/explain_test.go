@@ -16,6 +16,7 @@ firewall: true
 bridges:
   docker0:
     address: 172.17.0.1/16
+    gateway_mode: nat-unprotected
     icc: false
     external_interface: eth0
     allowed_sources: [198.51.100.10, 192.0.2.0/24]
@@ -28,6 +29,7 @@ bridges:
       - { from: web, to: cache }
   br-app:
     address: 172.18.0.1/16
+    gateway_mode: nat-unprotected
     containers:
       api: { address: 172.18.0.2, expose: [8000/tcp] }
       web: { address: 172.18.0.3, expose: [80/tcp] }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/schema"
 )
@@ -22,8 +23,8 @@ func Explain(in Input, f Flow) Answer {
 		}
 	}
 	if len(a.Drift) > 0 {
-		a.Path = append(a.Path, Step{Text: fmt.Sprintf("the live state differs from the file (%d changes: %s); this answer is for the live state",
-			len(a.Drift), shortList(a.Drift, 5))})
+		a.Path = append(a.Path, Step{Text: fmt.Sprintf("the live state differs from the file (%s: %s); this answer is for the live state",
+			plural.S(len(a.Drift), "change"), shortList(a.Drift, 5))})
 	}
 	w := walker{in: in, f: f}
 	w.run()

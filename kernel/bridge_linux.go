@@ -81,6 +81,9 @@ func (h *Handle) readBridges(names []string) (map[string]plan.Bridge, error) {
 			}
 		}
 		slices.Sort(b.Ports)
+		if err := h.readHairpin(&b, links); err != nil {
+			return nil, err
+		}
 		out[a.Name] = b
 	}
 	return out, nil
@@ -127,11 +130,17 @@ func (h *Handle) SyncBridge(from, to *plan.Bridge) error {
 	case to == nil:
 		return h.deleteLink(from.Name)
 	case from == nil:
-		return h.createLink(to)
+		if err := h.createLink(to); err != nil {
+			return err
+		}
+		return h.syncHairpin(to)
 	case from.Name != to.Name:
 		return fmt.Errorf("bridge %s: cannot sync to a bridge named %s", from.Name, to.Name)
 	}
-	return h.updateLink(from, to)
+	if err := h.updateLink(from, to); err != nil {
+		return err
+	}
+	return h.syncHairpin(to)
 }
 
 func notBridge(name, kind string) error {

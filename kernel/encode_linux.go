@@ -45,23 +45,23 @@ func (h *Handle) encodeOps(ops []plan.Op) (*nfwire.Batch, error) {
 			w.Str(unix.NFTA_SET_NAME, op.Set.Name)
 			b.Add(unix.NFT_MSG_DELSET, 0, familyInet, w, what)
 		case plan.OpAddSet:
-			kt, err := parseKeyType(op.Set.Type)
+			kt, dt, err := parseSetType(op.Set.Type)
 			if err != nil {
 				return nil, err
 			}
 			h.setID++
 			setIDs[op.Set.Name] = h.setID
-			addSet(b, &op.Set, kt, h.setID)
+			addSet(b, &op.Set, kt, dt, h.setID)
 		case plan.OpAddElements, plan.OpDeleteElements:
-			kt, err := parseKeyType(op.Set.Type)
+			kt, dt, err := parseSetType(op.Set.Type)
 			if err != nil {
 				return nil, err
 			}
 			msg := unix.NFT_MSG_NEWSETELEM
 			if op.Kind == plan.OpDeleteElements {
-				msg = unix.NFT_MSG_DELSETELEM
+				msg, dt = unix.NFT_MSG_DELSETELEM, nil // a delete names the key only
 			}
-			if err := addElements(b, msg, &op.Set, kt, setIDs[op.Set.Name], op.Elements); err != nil {
+			if err := addElements(b, msg, &op.Set, kt, dt, setIDs[op.Set.Name], op.Elements); err != nil {
 				return nil, err
 			}
 		case plan.OpAddChain:
@@ -193,7 +193,7 @@ func keyByteorder(kt *keyType) uint32 {
 	return 1 // BYTEORDER_HOST_ENDIAN
 }
 
-func addSet(b *nfwire.Batch, s *plan.Set, kt *keyType, id uint32) {
+func addSet(b *nfwire.Batch, s *plan.Set, kt, dt *keyType, id uint32) {
 	flags := uint32(0)
 	if s.Interval {
 		flags |= unix.NFT_SET_INTERVAL
@@ -201,11 +201,18 @@ func addSet(b *nfwire.Batch, s *plan.Set, kt *keyType, id uint32) {
 	if len(kt.fields) > 1 {
 		flags |= nftSetConcat
 	}
+	if dt != nil {
+		flags |= nftSetMap
+	}
 	w := tableAttr(unix.NFTA_SET_TABLE)
 	w.Str(unix.NFTA_SET_NAME, s.Name)
 	w.U32(unix.NFTA_SET_FLAGS, flags)
 	w.U32(unix.NFTA_SET_KEY_TYPE, kt.magic)
 	w.U32(unix.NFTA_SET_KEY_LEN, uint32(kt.len))
+	if dt != nil {
+		w.U32(unix.NFTA_SET_DATA_TYPE, dt.magic)
+		w.U32(unix.NFTA_SET_DATA_LEN, uint32(dt.len))
+	}
 	w.U32(unix.NFTA_SET_ID, id)
 	if len(kt.fields) > 1 {
 		d := w.Begin(unix.NFTA_SET_DESC)
@@ -221,11 +228,14 @@ func addSet(b *nfwire.Batch, s *plan.Set, kt *keyType, id uint32) {
 	var ud []byte
 	ud = append(ud, udataSetKeyByteorder, 4)
 	ud = append(ud, byte(keyByteorder(kt)), 0, 0, 0) // u32, host order (x86/arm little-endian)
+	if dt != nil {
+		ud = append(ud, udataSetDataByteorder, 4, byte(keyByteorder(dt)), 0, 0, 0)
+	}
 	w.Binary(unix.NFTA_SET_USERDATA, ud)
 	b.Add(unix.NFT_MSG_NEWSET, netlink.Create, familyInet, w, "add set "+s.Name)
 }
 
-func addElements(b *nfwire.Batch, msgType int, s *plan.Set, kt *keyType, id uint32, elems []plan.Element) error {
+func addElements(b *nfwire.Batch, msgType int, s *plan.Set, kt, dt *keyType, id uint32, elems []plan.Element) error {
 	verb := "add"
 	flags := netlink.Create
 	if msgType == unix.NFT_MSG_DELSETELEM {
@@ -236,6 +246,10 @@ func addElements(b *nfwire.Batch, msgType int, s *plan.Set, kt *keyType, id uint
 	key := make([]byte, kt.len)
 	keyEnd := make([]byte, kt.len)
 	var scratch []byte
+	var data []byte // of the element being put, for a map
+	if dt != nil {
+		data = make([]byte, dt.len)
+	}
 
 	var w *nfwire.Writer
 	var list, count int
@@ -269,6 +283,9 @@ func addElements(b *nfwire.Batch, msgType int, s *plan.Set, kt *keyType, id uint
 		if kEnd != nil {
 			w.Value(nftaSetElemEnd, kEnd)
 		}
+		if data != nil && !end {
+			w.Value(unix.NFTA_SET_ELEM_DATA, data)
+		}
 		if comment != "" {
 			w.Header(unix.NFTA_SET_ELEM_USERDATA, 2+len(comment)+1)
 			w.B = append(w.B, udataElemComment, byte(len(comment)+1))
@@ -294,6 +311,12 @@ func addElements(b *nfwire.Batch, msgType int, s *plan.Set, kt *keyType, id uint
 		var err error
 		if scratch, err = kt.parseKey(el.Key, key, keyEnd, scratch); err != nil {
 			return fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		if data != nil {
+			clear(data)
+			if scratch, err = dt.parseValue(el.Value, data, scratch); err != nil {
+				return fmt.Errorf("map %s: element %q: %w", s.Name, el.Key, err)
+			}
 		}
 		if len(el.Comment) > maxCommentLen {
 			return fmt.Errorf("set %s: element %q: comment longer than %d bytes", s.Name, el.Key, maxCommentLen)

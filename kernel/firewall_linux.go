@@ -271,10 +271,8 @@ func (s *setInfo) typeName() string {
 	if s.flags&unix.NFT_SET_MAP != 0 {
 		if s.dataType == unix.NFT_DATA_VERDICT {
 			t += " : verdict"
-		} else if d, ok := datatypeByMagic(s.dataType); ok {
-			t += " : " + d.name
 		} else {
-			t += fmt.Sprintf(" : type 0x%x", s.dataType)
+			t += " : " + s.dataKeyType().name
 		}
 	}
 	var extra []string
@@ -295,14 +293,15 @@ func (s *setInfo) typeName() string {
 	return t
 }
 
-// elemSpan locates an element's key and comment in a text.
-type elemSpan struct{ k0, k1, c0, c1 int }
+// elemSpan locates an element's key, value and comment in a text.
+type elemSpan struct{ k0, k1, c0, c1, v0, v1 int }
 
 // rawElem is one element as dumped: slices into the dump's buffers.
 type rawElem struct {
 	key, keyEnd []byte
 	end         bool // NFT_SET_ELEM_INTERVAL_END
 	comment     []byte
+	data        []byte // a map element's value
 }
 
 func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
@@ -318,7 +317,8 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 	// the end: two allocations per set, not two per element.
 	text, spans := h.elemText[:0], h.elemSpans[:0]
 	defer func() { h.elemText, h.elemSpans = text[:0], spans[:0] }()
-	add := func(key, keyEnd, comment []byte) {
+	dt := si.dataKeyType() // nil for a set
+	add := func(key, keyEnd, comment, data []byte) {
 		if cap(text)-len(text) < 512 {
 			text = slices.Grow(text, max(cap(text), 64<<10)) // doubling: append grows large slices by a quarter
 		}
@@ -326,7 +326,11 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 		text = kt.renderKey(text, key, keyEnd)
 		c0 := len(text)
 		text = append(text, comment...)
-		spans = append(spans, elemSpan{k0, c0, c0, len(text)})
+		c1 := len(text)
+		if dt != nil && data != nil {
+			text = renderValue(text, dt, data)
+		}
+		spans = append(spans, elemSpan{k0, c0, c0, c1, c1, len(text)})
 	}
 	err := h.nft.Dump(unix.NFT_MSG_GETSETELEM, familyInet, w, func(p []byte) error {
 		if len(p) < 4 {
@@ -337,14 +341,14 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 				return fmt.Errorf("element key of %d bytes in a set of %d-byte keys", len(r.key), kt.len)
 			}
 			if rbtree {
-				raws = append(raws, rawElem{key: bytes.Clone(r.key), end: r.end, comment: bytes.Clone(r.comment)})
+				raws = append(raws, rawElem{key: bytes.Clone(r.key), end: r.end, comment: bytes.Clone(r.comment), data: bytes.Clone(r.data)})
 				return nil
 			}
 			end := r.keyEnd
 			if len(end) != kt.len {
 				end = r.key
 			}
-			add(r.key, end, r.comment)
+			add(r.key, end, r.comment, r.data)
 			return nil
 		})
 	})
@@ -352,12 +356,12 @@ func (h *Handle) readElements(si *setInfo) ([]plan.Element, error) {
 		return nil, err
 	}
 	for _, r := range pairIntervals(raws, kt.len) {
-		add(r.key, r.keyEnd, r.comment)
+		add(r.key, r.keyEnd, r.comment, r.data)
 	}
 	all := string(text)
 	elems := make([]plan.Element, len(spans))
 	for i, sp := range spans {
-		elems[i] = plan.Element{Key: all[sp.k0:sp.k1], Comment: all[sp.c0:sp.c1]}
+		elems[i] = plan.Element{Key: all[sp.k0:sp.k1], Value: all[sp.v0:sp.v1], Comment: all[sp.c0:sp.c1]}
 	}
 	byKey := func(a, b plan.Element) int { return strings.Compare(a.Key, b.Key) }
 	if !slices.IsSortedFunc(elems, byKey) {
@@ -406,6 +410,8 @@ func forEachElement(b []byte, fn func(rawElem) error) error {
 					e.end = nfwire.BeU32(v)&unix.NFT_SET_ELEM_INTERVAL_END != 0
 				case unix.NFTA_SET_ELEM_USERDATA:
 					e.comment = udataBytes(v, udataElemComment)
+				case unix.NFTA_SET_ELEM_DATA:
+					e.data = nfwire.DataValue(v)
 				}
 			}
 			if ea.Err != nil {
@@ -448,7 +454,7 @@ func pairIntervals(raws []rawElem, keyLen int) []rawElem {
 			last = decrement(raws[i+1].key)
 			i++
 		}
-		out = append(out, rawElem{key: r.key, keyEnd: last, comment: r.comment})
+		out = append(out, rawElem{key: r.key, keyEnd: last, comment: r.comment, data: r.data})
 	}
 	return out
 }

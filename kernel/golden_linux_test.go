@@ -87,6 +87,7 @@ type goldenCase struct {
 }
 
 func goldenCases() []goldenCase {
+	t0 := &testing.T{}
 	desired := plan.Desired(goldenConfig()).Firewall
 	oneMore := withLink(desired, "172.17.0.9 . 172.17.0.3 . tcp . 5432", "bridge.docker0.link.cache->db")
 	return []goldenCase{
@@ -105,6 +106,10 @@ func goldenCases() []goldenCase {
 		// The person's user* objects are neither deleted nor written.
 		{name: "user-objects-kept", from: withUserObjects(desired), to: oneMore},
 		{name: "large-3000", to: linksFirewall(3000), summary: true},
+		// Published ports: the map publish, its DNAT rules, the loopback
+		// guard, gateway modes; adding a port is one element.
+		{name: "create-publish", to: publishFirewall(t0, 0)},
+		{name: "publish-add-port", from: publishFirewall(t0, 0), to: publishFirewall(t0, 1)},
 		{name: "large-delete-3000", from: linksFirewall(3000), to: linksFirewall(0), summary: true},
 	}
 }

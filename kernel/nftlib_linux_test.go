@@ -216,7 +216,7 @@ func linksDump(b *testing.B) []byte {
 	s := fw.Set(plan.SetLinks)
 	kt, _ := parseKeyType(s.Type)
 	bt := &nfwire.Batch{}
-	if err := addElements(bt, unix.NFT_MSG_NEWSETELEM, s, kt, 0, linkElements(1000)); err != nil {
+	if err := addElements(bt, unix.NFT_MSG_NEWSETELEM, s, kt, nil, 0, linkElements(1000)); err != nil {
 		b.Fatal(err)
 	}
 	return bt.Msgs[0].Data[4:]

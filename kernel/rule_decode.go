@@ -64,6 +64,14 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 		}
 	}
 	d := decoder{items: items[:len(items)-1]}
+	dnat := dnatPublishTail(items) // its expressions end the rule
+	dnatAny := !dnat && dnatPublishAnyTail(items)
+	switch {
+	case dnat:
+		d.items = items[:len(items)-dnatTailItems]
+	case dnatAny:
+		d.items = items[:len(items)-dnatAnyTailItems]
+	}
 	nfproto, ipSeen := false, false
 	nfAt := 0 // where the nfproto match stands when no ip match implies it
 	for d.i < len(d.items) {
@@ -85,6 +93,18 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 			ipSeen = true
 		}
 		ms = append(ms, m)
+	}
+	if dnat {
+		if !nfproto {
+			return nil, "", false
+		}
+		return ms, plan.VerdictDNATPublish, true
+	}
+	if dnatAny {
+		if nfproto {
+			return nil, "", false
+		}
+		return ms, plan.VerdictDNATPublishAny, true
 	}
 	if nfproto && !ipSeen {
 		// meta nfproto ipv4 on its own (forward.go): a match of its own.
@@ -162,6 +182,9 @@ func isLoad(p *expr.Payload, base expr.PayloadBase, off, n uint32) bool {
 }
 
 func (d *decoder) match() (plan.Match, bool) {
+	if m, ok := d.portsMatch(); ok {
+		return m, true
+	}
 	switch e := d.at(0).(type) {
 	case *expr.Meta:
 		if m, ok := d.nfprotoOther(e); ok { // forward.go
@@ -357,7 +380,9 @@ var exprAttrs = map[string][]uint16{
 	"payload":   {unix.NFTA_PAYLOAD_DREG, unix.NFTA_PAYLOAD_BASE, unix.NFTA_PAYLOAD_OFFSET, unix.NFTA_PAYLOAD_LEN},
 	"bitwise":   {unix.NFTA_BITWISE_SREG, unix.NFTA_BITWISE_DREG, unix.NFTA_BITWISE_LEN, unix.NFTA_BITWISE_MASK, unix.NFTA_BITWISE_XOR, nftaBitwiseOp},
 	"ct":        {unix.NFTA_CT_DREG, unix.NFTA_CT_KEY},
-	"lookup":    {unix.NFTA_LOOKUP_SET, unix.NFTA_LOOKUP_SREG, unix.NFTA_LOOKUP_SET_ID, unix.NFTA_LOOKUP_FLAGS},
+	"lookup":    {unix.NFTA_LOOKUP_SET, unix.NFTA_LOOKUP_SREG, unix.NFTA_LOOKUP_SET_ID, unix.NFTA_LOOKUP_FLAGS, unix.NFTA_LOOKUP_DREG},
+	"fib":       {unix.NFTA_FIB_DREG, unix.NFTA_FIB_RESULT, unix.NFTA_FIB_FLAGS},
+	"nat":       {unix.NFTA_NAT_TYPE, unix.NFTA_NAT_FAMILY, unix.NFTA_NAT_REG_ADDR_MIN, unix.NFTA_NAT_REG_ADDR_MAX, unix.NFTA_NAT_REG_PROTO_MIN, unix.NFTA_NAT_REG_PROTO_MAX, unix.NFTA_NAT_FLAGS},
 	"immediate": {unix.NFTA_IMMEDIATE_DREG, unix.NFTA_IMMEDIATE_DATA},
 	"byteorder": {unix.NFTA_BYTEORDER_SREG, unix.NFTA_BYTEORDER_DREG, unix.NFTA_BYTEORDER_OP, unix.NFTA_BYTEORDER_LEN, unix.NFTA_BYTEORDER_SIZE},
 	"masq":      {unix.NFTA_MASQ_FLAGS},

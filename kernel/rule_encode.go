@@ -92,6 +92,10 @@ func encodeRule(r plan.Rule, setID func(string) uint32) ([]expr.Any, error) {
 		es = append(es, &expr.Verdict{Kind: expr.VerdictDrop})
 	case v == plan.VerdictMasquerade:
 		es = append(es, &expr.Masq{})
+	case v == plan.VerdictDNATPublish:
+		es = appendDNATPublish(es, nfproto, setID)
+	case v == plan.VerdictDNATPublishAny:
+		es = appendDNATPublishAny(es, setID)
 	case strings.HasPrefix(v, "jump ") && validChainName(v[len("jump "):]):
 		es = append(es, &expr.Verdict{Kind: expr.VerdictJump, Chain: v[len("jump "):]})
 	default:
@@ -215,6 +219,9 @@ func encodeMatch(es []expr.Any, m plan.Match, setID func(string) uint32) ([]expr
 
 	case plan.KeyNFProto:
 		return encodeNFProto(es, m) // forward.go
+	}
+	if es, ok, err := encodePortsMatch(es, m); ok {
+		return es, err
 	}
 	return nil, fmt.Errorf("unsupported match key %q", m.Key)
 }

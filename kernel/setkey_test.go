@@ -137,7 +137,7 @@ func BenchmarkEncodeLinks(b *testing.B) {
 	kt, _ := parseKeyType(s.Type)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := addElements(&nfwire.Batch{}, 0, s, kt, 1, s.Elements); err != nil {
+		if err := addElements(&nfwire.Batch{}, 0, s, kt, nil, 1, s.Elements); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -22,11 +22,16 @@ import (
 // network namespace; any other would change the whole machine.
 func sysctlPath(name string) (string, error) {
 	parts := strings.Split(name, ".")
+	if len(parts) > 5 && (parts[2] == "conf" || parts[2] == "neigh") {
+		// An interface name may hold dots (net.ipv4.conf.br.lan.route_localnet):
+		// its directory is the name as it is.
+		parts = append(parts[:3:3], strings.Join(parts[3:len(parts)-1], "."), parts[len(parts)-1])
+	}
 	if len(parts) < 2 || parts[0] != "net" {
 		return "", fmt.Errorf("sysctl %q: only net.* sysctls are per network namespace", name)
 	}
 	for _, p := range parts {
-		if p == "" || p == ".." || strings.ContainsAny(p, "/\x00") {
+		if p == "" || p == "." || p == ".." || strings.ContainsAny(p, "/\x00") {
 			return "", fmt.Errorf("invalid sysctl name %q", name)
 		}
 	}

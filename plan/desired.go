@@ -38,6 +38,7 @@ func Desired(cfg *schema.Config) State {
 			Up:        true,
 			Owner:     Owner,
 			Adopt:     b.Adopt,
+			Hairpin:   cfg.Firewall && hasPublish(b),
 		}
 		if cfg.Firewall && !b.ICC {
 			// Same-bridge traffic is bridged: the inet forward hook sees it
@@ -46,6 +47,7 @@ func Desired(cfg *schema.Config) State {
 			s.Sysctls[SysctlBridgeNFIp6tables] = "1"
 		}
 	}
+	publishSysctls(cfg, s.Sysctls)
 	if cfg.Firewall {
 		s.Firewall = desiredFirewall(cfg.Bridges)
 	}
@@ -105,6 +107,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 				})
 			}
 		}
+		forward = append(forward, publishForward(b)...)
 		if !b.ICC {
 			forward = append(forward,
 				Rule{
@@ -142,6 +145,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 				spans = append(spans, elementSpan{k0, len(text), c0, c1})
 			}
 		}
+		postrouting = append(postrouting, publishPostrouting(b)...)
 		if b.Masquerade {
 			postrouting = append(postrouting, Rule{
 				Comment: addr + ".masquerade",
@@ -150,6 +154,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 			})
 		}
 	}
+	forward = append(forward, gatewayForward(bridges)...)
 	// The keys and comments of all link elements are one string: two
 	// allocations instead of two per link.
 	all := string(text)
@@ -159,7 +164,7 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 	}
 	SortElements(links.Elements)
 	SortElements(sources.Elements)
-	return &Firewall{
+	fw := &Firewall{
 		Owner: Owner,
 		Chains: []Chain{ // sorted by name, as Read returns them
 			{Name: ChainForward, Type: "filter", Hook: "forward", Priority: 0, Policy: VerdictAccept, Rules: forward},
@@ -168,6 +173,12 @@ func desiredFirewall(bridges []schema.Bridge) *Firewall {
 		},
 		Sets: []Set{sources, links}, // sorted by name
 	}
+	if chains, sets := publishTable(bridges); chains != nil || sets != nil {
+		fw.Chains, fw.Sets = append(fw.Chains, chains...), append(fw.Sets, sets...)
+		sortChains(fw.Chains)
+		sortSets(fw.Sets)
+	}
+	return fw
 }
 
 // LinkAddress is the address of a link, also the comment of its elements.

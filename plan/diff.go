@@ -76,7 +76,7 @@ func diffBridges(desired, live map[string]Bridge) []Change {
 // netctl's and never drift.
 func BridgeEqual(a, b Bridge) bool {
 	return a.Name == b.Name && a.Kind == b.Kind && a.MTU == b.MTU && a.Up == b.Up &&
-		a.Owner == b.Owner && slices.Equal(a.Addresses, b.Addresses)
+		a.Owner == b.Owner && slices.Equal(a.Addresses, b.Addresses) && hairpinSatisfied(a, b)
 }
 
 // Names returns the keys of both maps, sorted: the objects either state has.
@@ -329,6 +329,9 @@ func lastPart(addr string) string {
 	if p, ok := allowedSourcePart(addr); ok {
 		return p
 	}
+	if p := publishPart(addr); p != "" {
+		return p
+	}
 	for _, marker := range []string{".link.", ".isolation."} {
 		if i := bridgeMarker(addr, marker); i >= 0 {
 			return addr[i+len(marker):]
@@ -406,7 +409,7 @@ func groupElements(f *Firewall, only map[string]bool) map[string]*elementGroup {
 				g = &block[len(block)-1]
 				groups[addr] = g
 			}
-			g.keys = append(g.keys, e.Key)
+			g.keys = append(g.keys, elementText(e))
 		}
 	}
 	for _, g := range groups {
@@ -422,6 +425,9 @@ func ElementType(comment string) string {
 	}
 	if bridgeMarker(comment, ".link.") >= 0 {
 		return TypeLink
+	}
+	if publishPart(comment) != "" {
+		return TypePublish
 	}
 	return TypeSetElement
 }
@@ -542,7 +548,7 @@ func touchedElements(desired, live *Firewall) (touched map[string]bool, ok bool)
 				touch(name, b[j])
 				j++
 			default:
-				if a[i].Comment != b[j].Comment {
+				if a[i].Comment != b[j].Comment || a[i].Value != b[j].Value {
 					touch(name, a[i])
 					touch(name, b[j])
 				}

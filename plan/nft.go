@@ -50,7 +50,11 @@ func (f *Firewall) NFT() string {
 	}
 	for _, s := range f.Sets {
 		sep()
-		fmt.Fprintf(&b, "\tset %s {\n\t\ttype %s\n", s.Name, s.Type)
+		kind := "set"
+		if strings.Contains(s.Type, " : ") {
+			kind = "map" // publish
+		}
+		fmt.Fprintf(&b, "\t%s %s {\n\t\ttype %s\n", kind, s.Name, s.Type)
 		if s.Interval {
 			b.WriteString("\t\tflags interval\n")
 		}
@@ -60,6 +64,10 @@ func (f *Firewall) NFT() string {
 				b.WriteString("\t\t\t")
 				b.WriteString(e.Key)
 				writeComment(&b, e.Comment)
+				if e.Value != "" {
+					b.WriteString(" : ")
+					b.WriteString(e.Value)
+				}
 				if i < len(s.Elements)-1 {
 					b.WriteByte(',')
 				}

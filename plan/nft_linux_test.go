@@ -41,6 +41,8 @@ func TestNFTValidates(t *testing.T) {
 		{"representative", fw.NFT()},
 		{"no elements", (&Firewall{Chains: fw.Chains, Sets: []Set{setHeader(fw.Sets[0]), setHeader(fw.Sets[1])}}).NFT()},
 		{"10,000 links", Desired(linksConfig(10000)).Firewall.NFT()},
+		{"published ports", Desired(publishConfig(t, "routed", `"8080:80"`, `"127.0.0.1:5432:5432"`, `"198.51.100.1:53:53/udp"`,
+			`"8000-8010:8000-8010/sctp"`, `{port: "8443:443", allowed_sources: [203.0.113.0/24, 198.51.100.7]}`)).Firewall.NFT()},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd := exec.Command(nft, "-c", "-f", "-")

@@ -222,6 +222,9 @@ func referencesSet(rs []Rule, sets map[string]bool) bool {
 				return true
 			}
 		}
+		if r.Verdict == VerdictDNATPublish && sets[SetPublish] || r.Verdict == VerdictDNATPublishAny && sets[SetPublishAny] {
+			return true
+		}
 	}
 	return false
 }
@@ -240,7 +243,7 @@ func ElementDelta(from, to []Element) (dels, adds []Element) {
 			adds = append(adds, to[j])
 			j++
 		default:
-			if from[i].Comment != to[j].Comment {
+			if from[i].Comment != to[j].Comment || from[i].Value != to[j].Value {
 				dels, adds = append(dels, from[i]), append(adds, to[j])
 			}
 			i++

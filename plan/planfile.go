@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/netctl/netctl/internal/atomicfile"
+	"github.com/netctl/netctl/internal/plural"
 )
 
 // PlanFileVersion is the format version of a saved plan file. Version 2
@@ -213,14 +214,7 @@ func (f File) DiffChanges(computed []Change) (string, error) {
 		what = append(what, "the same changes in another order")
 	}
 	return fmt.Sprintf("the file shows %s, its desired state makes %d against the live state (%s)",
-		changes(len(shown)), len(computed), strings.Join(what, "; ")), nil
-}
-
-func changes(n int) string {
-	if n == 1 {
-		return "1 change"
-	}
-	return fmt.Sprintf("%d changes", n)
+		plural.S(len(shown), "change"), len(computed), strings.Join(what, "; ")), nil
 }
 
 func label(c Change) string { return string(c.Action) + " " + c.Address }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/schema"
 )
 
@@ -20,6 +21,9 @@ type TextOptions struct {
 	// Source is the file the desired state comes from, named by the
 	// no-changes line; schema.DefaultFile when empty.
 	Source string
+	// Destroy words the no-changes line for a destroy, whose plan does not
+	// come from a file: "No objects need to be destroyed.", as Terraform.
+	Destroy bool
 }
 
 // ANSI escapes, as Terraform's colorstring writes them.
@@ -54,6 +58,10 @@ func (p *Plan) WriteText(w io.Writer, o TextOptions) error {
 			src = schema.DefaultFile
 		}
 		t.paint(ansiBold+ansiGreen, "No changes.")
+		if o.Destroy {
+			t.str(" No objects need to be destroyed.\n")
+			return bw.Flush()
+		}
 		t.str(" The live state matches " + escapeText(src) + ".\n")
 		return bw.Flush()
 	}
@@ -263,11 +271,7 @@ func (t *textWriter) listDiff(a *attribute) {
 		t.str(" " + op.item + ",\n")
 	}
 	if hidden > 0 {
-		noun := "elements"
-		if hidden == 1 {
-			noun = "element"
-		}
-		fmt.Fprintf(t.w, "            # (%d unchanged %s hidden)\n", hidden, noun)
+		fmt.Fprintf(t.w, "            # (%s hidden)\n", plural.Count(hidden, "unchanged element", "unchanged elements"))
 	}
 	t.str("        ]")
 }
@@ -417,7 +421,7 @@ func attributes(c *Change) []attribute {
 		all = ruleAttrs(c.Before, c.After)
 	case TypeSet:
 		all = setAttrs(c.Before, c.After)
-	case TypeLink, TypeAllowedSource, TypeSetElement:
+	case TypeLink, TypeAllowedSource, TypeSetElement, TypePublish:
 		all = elementAttrs(c.Before, c.After)
 	}
 	if all == nil {
@@ -511,6 +515,10 @@ func bridgeAttrs(action Action, before, after any) []attribute {
 		{name: "addresses", before: field(b, addrs, list), after: field(a, addrs, list)},
 		{name: "mtu", before: field(b, func(br *Bridge) int { return br.MTU }, num), after: field(a, func(br *Bridge) int { return br.MTU }, num)},
 		{name: "up", before: field(b, func(br *Bridge) bool { return br.Up }, boolean), after: field(a, func(br *Bridge) bool { return br.Up }, boolean)},
+	}
+	if a != nil && a.Hairpin {
+		// Published ports: the hairpin flag on every port (plan/ports.go).
+		attrs = append(attrs, attribute{name: "hairpin", before: field(b, HairpinOn, boolean), after: field(a, HairpinOn, boolean)})
 	}
 	// A created or destroyed bridge is netctl's and a bridge: say so only
 	// when it is not.

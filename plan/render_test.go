@@ -184,6 +184,8 @@ func TestWriteTextNoChanges(t *testing.T) {
 			ansiBold + ansiGreen + "No changes." + ansiReset + " The live state matches netctl.yaml.\n"},
 		{"warnings still shown", &Plan{Warnings: []string{"forwarding is off in namespace x"}}, TextOptions{Source: "n.yaml"},
 			"Warning: forwarding is off in namespace x\n\nNo changes. The live state matches n.yaml.\n"},
+		{"destroy", &Plan{}, TextOptions{Source: "n.yaml", Destroy: true},
+			"No changes. No objects need to be destroyed.\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var b strings.Builder

@@ -94,6 +94,11 @@ type Bridge struct {
 	// Ports are the interfaces attached to the bridge by others (container
 	// runtimes). Never drift; kept so a rollback can re-attach them.
 	Ports []string `json:"ports,omitempty"`
+	// Hairpin, in a desired state: the bridge has published ports, so every
+	// port gets the hairpin flag (plan/ports.go). HairpinPorts, in a live
+	// state: the ports that have it, which a rollback restores.
+	Hairpin      bool     `json:"hairpin,omitempty"`
+	HairpinPorts []string `json:"hairpin_ports,omitempty"`
 }
 
 // Firewall is netctl's nftables table.
@@ -236,7 +241,10 @@ type Set struct {
 // `"docker0" . 198.51.100.0/24`). Comment is the address of the file item the
 // element comes from.
 type Element struct {
-	Key     string `json:"key"`
+	Key string `json:"key"`
+	// Value is a map element's data in nft syntax ("172.17.0.2 . 80"),
+	// empty in a set.
+	Value   string `json:"value,omitempty"`
 	Comment string `json:"comment,omitempty"`
 }
 

@@ -38,6 +38,9 @@ type Bridge struct {
 	ICC bool
 	// Masquerade is Docker's --ip-masq.
 	Masquerade bool
+	// GatewayMode is GatewayNAT, GatewayRouted or GatewayNATUnprotected
+	// (always the last without the firewall).
+	GatewayMode string
 	// ExternalInterface is where outside traffic enters; empty means any
 	// interface other than the bridge.
 	ExternalInterface string
@@ -58,6 +61,8 @@ type Container struct {
 	Address netip.Addr
 	// Expose is what the container's Dockerfile EXPOSEs.
 	Expose []Port
+	// Publish are its published ports (Docker's -p).
+	Publish []Publish
 }
 
 // Link is Docker's --link: From may open connections to To on Ports.

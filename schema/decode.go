@@ -50,6 +50,7 @@ type bridgeSrc struct {
 	addrSeen bool  // address was written (perhaps wrongly)
 	icc      *node // set when written as a valid boolean
 	masq     *node // likewise
+	mode     *node // gateway_mode, likewise
 	ext      *node // likewise, for a valid name
 	sources  []sourceSrc
 	srcNode  *node // allowed_sources, when written
@@ -58,11 +59,12 @@ type bridgeSrc struct {
 }
 
 type containerSrc struct {
-	c      Container
-	key    *node
-	path   fieldPath
-	addr   *node // nil: missing or wrong
-	expose []portSrc
+	c       Container
+	key     *node
+	path    fieldPath
+	addr    *node // nil: missing or wrong
+	expose  []portSrc
+	publish []publishSrc
 	// exposeBroken: some written port was wrong (and reported).
 	exposeBroken bool
 }
@@ -222,6 +224,8 @@ func (p *parser) bridge(bs *bridgeSrc, n *node) {
 			if b, ok := p.boolean(e.val, e.path); ok {
 				bs.b.Masquerade, bs.masq = b, e.val
 			}
+		case "gateway_mode":
+			p.gatewayMode(bs, e.val, e.path)
 		case "adopt":
 			if b, ok := p.boolean(e.val, e.path); ok {
 				bs.b.Adopt = b
@@ -306,6 +310,8 @@ func (p *parser) containers(bs *bridgeSrc, n *node, path fieldPath) {
 					for _, ps := range cs.expose {
 						cs.c.Expose = append(cs.c.Expose, ps.port)
 					}
+				case "publish":
+					cs.publish = p.publications(f.val, f.path)
 				}
 			}
 			p.release(mark)

@@ -36,13 +36,15 @@ type FileBridge struct {
 	AllowedSources    Flow[Source]                      `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 addresses or CIDRs may reach the containers from outside (Docker's DROP rule negated on a source)."`
 	Containers        Map[ContainerName, FileContainer] `yaml:"containers,omitempty" doc:"The containers attached to this bridge, by name."`
 	Links             []FileLink                        `yaml:"links,omitempty" doc:"Docker's --link: 'from' may open connections to 'to' on the listed ports."`
+	GatewayMode       GatewayMode                       `yaml:"gateway_mode,omitempty" default:"\"nat\"" doc:"Docker 28's gateway modes. nat: masquerade (default); from outside only published ports reach the containers, packets routed straight to a container's address are dropped. routed: no masquerade (masquerade: true is an error); the containers' addresses are reachable from outside, only on their published ports. nat-unprotected: everything routed to a container is forwarded (subject to allowed_sources), as netctl did before gateway modes."`
 	Adopt             bool                              `yaml:"adopt,omitempty" default:"false" doc:"true: a bridge of this name that netctl did not create is adopted (marked netctl:adopted) and managed; when it leaves the file, or on destroy, it is released (mark and addresses removed, link kept), never deleted. false: such a bridge is a plan error. A bridge that does not exist is created either way."`
 }
 
 // FileContainer is a container attached to a bridge.
 type FileContainer struct {
-	Address HostAddress    `yaml:"address" required:"true" doc:"The container's IPv4 address in its bridge's subnet, without prefix length, e.g. 172.17.0.2."`
-	Expose  Flow[FilePort] `yaml:"expose,omitempty" doc:"What the container's Dockerfile EXPOSEs: PORT, PORT/PROTO or START-END/PROTO; protocol tcp (default), udp or sctp."`
+	Address HostAddress       `yaml:"address" required:"true" doc:"The container's IPv4 address in its bridge's subnet, without prefix length, e.g. 172.17.0.2."`
+	Expose  Flow[FilePort]    `yaml:"expose,omitempty" doc:"What the container's Dockerfile EXPOSEs: PORT, PORT/PROTO or START-END/PROTO; protocol tcp (default), udp or sctp."`
+	Publish Flow[FilePublish] `yaml:"publish,omitempty" doc:"Docker's -p: [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO] (same-size ranges allowed), or a mapping with port and allowed_sources. Connections to the host's address and port reach the container's port, with the client's own source address."`
 }
 
 // MarshalYAML writes a container on one line: {address: 172.17.0.2, expose: [80/tcp]}.
@@ -60,7 +62,7 @@ func (c FileContainer) MarshalYAML() (any, error) {
 type FileLink struct {
 	From  ContainerName  `yaml:"from" required:"true" doc:"The container that opens connections."`
 	To    ContainerName  `yaml:"to" required:"true" doc:"The container it may connect to."`
-	Alias ContainerName  `yaml:"alias,omitempty" doc:"The name From knows To by, for people; netctl does not use it."`
+	Alias ContainerName  `yaml:"alias,omitempty" doc:"The name From knows To by, as in Docker's --link db:database; no firewall effect: netctl hosts prints it."`
 	Ports Flow[FilePort] `yaml:"ports,omitempty" doc:"A subset of To's exposed ports. Omitted: all of them."`
 }
 
@@ -167,3 +169,36 @@ func fields[T any]() []string {
 	}
 	return out
 }
+
+// FilePublish is one published port: written as its -p string, or as a
+// mapping when it has allowed_sources.
+type FilePublish struct {
+	Port           PublishSpec  `yaml:"port" required:"true" doc:"The publication in Docker's -p syntax, e.g. 8443:443."`
+	AllowedSources Flow[Source] `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 addresses or CIDRs reach this published port (the host's and the containers' own connections included), checked on the address and port the client connected to."`
+}
+
+// MarshalYAML writes a publication without sources as its -p string.
+func (p FilePublish) MarshalYAML() (any, error) {
+	if len(p.AllowedSources) == 0 {
+		return p.Port.MarshalYAML()
+	}
+	type plain FilePublish
+	var n yaml.Node
+	if err := n.Encode(plain(p)); err != nil {
+		return nil, err
+	}
+	n.Style = yaml.FlowStyle
+	return &n, nil
+}
+
+// PublishSpec is Docker's -p: [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO].
+type PublishSpec string
+
+// MarshalYAML quotes the spec: 8080:80 unquoted is a base-60 integer to
+// YAML 1.1 readers.
+func (s PublishSpec) MarshalYAML() (any, error) {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(s), Style: yaml.DoubleQuotedStyle}, nil
+}
+
+// GatewayMode is nat, routed or nat-unprotected.
+type GatewayMode string

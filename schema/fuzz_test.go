@@ -135,8 +135,8 @@ func render(cfg *Config) string {
 		return "[" + strings.Join(s, ", ") + "]"
 	}
 	for _, br := range cfg.Bridges {
-		fmt.Fprintf(&b, "  %s:\n    address: %s\n    mtu: %d\n    icc: %v\n    masquerade: %v\n",
-			q(br.Name), br.Address, br.MTU, br.ICC, br.Masquerade)
+		fmt.Fprintf(&b, "  %s:\n    address: %s\n    mtu: %d\n    icc: %v\n    masquerade: %v\n    gateway_mode: %s\n",
+			q(br.Name), br.Address, br.MTU, br.ICC, br.Masquerade, br.GatewayMode)
 		if br.ExternalInterface != "" {
 			fmt.Fprintf(&b, "    external_interface: %s\n", q(br.ExternalInterface))
 		}
@@ -152,6 +152,15 @@ func render(cfg *Config) string {
 				fmt.Fprintf(&b, "      %s:\n        address: %s\n", q(c.Name), c.Address)
 				if len(c.Expose) > 0 {
 					fmt.Fprintf(&b, "        expose: %s\n", ports(c.Expose))
+				}
+				if len(c.Publish) > 0 {
+					b.WriteString("        publish:\n")
+					for _, p := range c.Publish {
+						fmt.Fprintf(&b, "          - port: %q\n", p.String())
+						if len(p.AllowedSources) > 0 {
+							fmt.Fprintf(&b, "            allowed_sources: %v\n", p.AllowedSources)
+						}
+					}
 				}
 			}
 		}

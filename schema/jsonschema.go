@@ -241,3 +241,42 @@ func (FilePort) jsonSchema() map[string]any {
 		"examples":            []any{"5432/tcp", "53/udp", "1000-2000/udp", 80},
 	}
 }
+
+// PatternPublish is Docker's -p as netctl reads it (ports in range; the
+// loader also checks the address and that ranges are the same size).
+const PatternPublish = `^(` + ipv4 + `:)?` + portNum + `(-` + portNum + `)?:` + portNum + `(-` + portNum + `)?(/(tcp|udp|sctp))?$`
+
+func (PublishSpec) jsonSchema() map[string]any {
+	return map[string]any{
+		"type":        "string",
+		"description": "Docker's -p: [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO]; ranges of the same size; protocol tcp (default), udp or sctp; no address (or 0.0.0.0) is every host address.",
+		"pattern":     PatternPublish,
+		"examples":    []any{"8080:80", "127.0.0.1:5432:5432/tcp", "8000-8010:8000-8010/udp"},
+	}
+}
+
+func (FilePublish) jsonSchema() map[string]any {
+	return map[string]any{
+		"description": "A published port: its -p string, or a mapping with port and allowed_sources.",
+		"anyOf": []any{
+			PublishSpec("").jsonSchema(),
+			map[string]any{
+				"type": "object",
+				"properties": map[string]any{
+					"port":            PublishSpec("").jsonSchema(),
+					"allowed_sources": map[string]any{"type": "array", "items": ref("Source"), "minItems": 1},
+				},
+				"required":             []any{"port"},
+				"additionalProperties": false,
+			},
+		},
+	}
+}
+
+func (GatewayMode) jsonSchema() map[string]any {
+	return map[string]any{
+		"type":        "string",
+		"description": "nat (default), routed or nat-unprotected, as Docker 28.",
+		"enum":        []any{"nat", "routed", "nat-unprotected"},
+	}
+}

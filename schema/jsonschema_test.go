@@ -149,7 +149,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := cfg.Bridges[0]
-	got := map[string]any{"firewall": cfg.Firewall, "mtu": float64(b.MTU), "icc": b.ICC, "masquerade": b.Masquerade, "adopt": b.Adopt}
+	got := map[string]any{"firewall": cfg.Firewall, "mtu": float64(b.MTU), "icc": b.ICC, "masquerade": b.Masquerade, "adopt": b.Adopt, "gateway_mode": b.GatewayMode}
 	seen := 0
 	for _, typ := range []reflect.Type{reflect.TypeFor[File](), reflect.TypeFor[FileBridge](), reflect.TypeFor[FileContainer](), reflect.TypeFor[FileLink]()} {
 		for i := range typ.NumField() {

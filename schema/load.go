@@ -132,6 +132,9 @@ func fileKind(m os.FileMode) string {
 // an error holding every problem found, one line each, sorted by line then
 // column; Problems returns them one by one.
 func Parse(file string, data []byte) (*Config, error) {
+	if len(data) <= bigFile {
+		defer pauseGC()()
+	}
 	p := &parser{file: file, limit: 2*len(data) + 10000}
 	cfg := p.parse(data)
 	if p.tooBig {
@@ -390,6 +393,13 @@ func position(data []byte, off int) (line, col int) {
 // text that is not UTF-8 and characters YAML does not allow.
 func checkText(data []byte) (off int, msg string) {
 	for i := 0; i < len(data); {
+		// Most of a file is printable ASCII and line breaks: one
+		// comparison a byte, not a rune decoded (a quarter of the time
+		// validate took before the parser).
+		if b := data[i]; b >= 0x20 && b <= 0x7E || b == '\n' || b == '\t' || b == '\r' {
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRune(data[i:])
 		switch {
 		case r == utf8.RuneError && size <= 1:

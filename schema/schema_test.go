@@ -150,7 +150,7 @@ bridges:
     address: 172.17.0.1/16
 `,
 		want: Config{File: "f.yaml", Firewall: true, Bridges: []Bridge{
-			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true},
+			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT},
 		}},
 	}, {
 		name: "adopt",
@@ -160,8 +160,8 @@ bridges:
   br1: { address: 10.1.0.1/24, adopt: false }
 `,
 		want: Config{File: "f.yaml", Firewall: true, Bridges: []Bridge{
-			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true, Adopt: true},
-			{Name: "br1", Address: netip.MustParsePrefix("10.1.0.1/24"), MTU: 1500, ICC: true, Masquerade: true},
+			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT, Adopt: true},
+			{Name: "br1", Address: netip.MustParsePrefix("10.1.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT},
 		}},
 	}, {
 		name: "empty mapping",
@@ -190,7 +190,7 @@ bridges:
         ports: [5432/tcp, 1500-1600/sctp, 7005]
 `,
 		want: Config{File: "f.yaml", IPForward: ptr(false), Firewall: true, Bridges: []Bridge{{
-			Name: "docker0", Address: gw, MTU: 9000, ICC: false, Masquerade: false,
+			Name: "docker0", Address: gw, MTU: 9000, ICC: false, Masquerade: false, GatewayMode: GatewayNAT,
 			ExternalInterface: "eth0",
 			AllowedSources: []netip.Prefix{
 				netip.MustParsePrefix("198.51.100.10/32"),
@@ -220,7 +220,7 @@ bridges:
       - { from: web, to: db }
 `,
 		want: Config{File: "f.yaml", IPForward: ptr(true), Firewall: true, Bridges: []Bridge{{
-			Name: "docker0", Address: gw, MTU: 1500, ICC: false, Masquerade: true,
+			Name: "docker0", Address: gw, MTU: 1500, ICC: false, Masquerade: true, GatewayMode: GatewayNAT,
 			Containers: []Container{
 				{Name: "web", Address: ip("172.17.0.2")},
 				{Name: "db", Address: ip("172.17.0.3"), Expose: []Port{tcp(5432), port("udp", 53, 53)}},
@@ -236,8 +236,8 @@ bridges:
   br-nat: { address: 172.18.0.1/16, masquerade: false, icc: true, allowed_sources: [] }
 `,
 		want: Config{File: "f.yaml", Firewall: false, Bridges: []Bridge{
-			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: false},
-			{Name: "br-nat", Address: netip.MustParsePrefix("172.18.0.1/16"), MTU: 1500, ICC: true, Masquerade: false},
+			{Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: false, GatewayMode: GatewayNATUnprotected},
+			{Name: "br-nat", Address: netip.MustParsePrefix("172.18.0.1/16"), MTU: 1500, ICC: true, Masquerade: false, GatewayMode: GatewayNATUnprotected},
 		}},
 	}, {
 		name: "file order and nulls",
@@ -257,9 +257,9 @@ bridges:
     links:
 `,
 		want: Config{File: "f.yaml", Firewall: true, Bridges: []Bridge{
-			{Name: "zeta", Address: netip.MustParsePrefix("10.0.0.1/30"), MTU: 1500, ICC: true, Masquerade: true,
+			{Name: "zeta", Address: netip.MustParsePrefix("10.0.0.1/30"), MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT,
 				Containers: []Container{{Name: "z2", Address: ip("10.0.0.2")}}},
-			{Name: "alpha", Address: netip.MustParsePrefix("192.168.0.254/24"), MTU: 1500, ICC: true, Masquerade: true,
+			{Name: "alpha", Address: netip.MustParsePrefix("192.168.0.254/24"), MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT,
 				Containers: []Container{{Name: "b", Address: ip("192.168.0.2")}, {Name: "a", Address: ip("192.168.0.1")}}},
 		}},
 	}, {
@@ -268,7 +268,7 @@ bridges:
 			"      web: &c { address: 172.17.0.2, expose: &p ['80/tcp', 1000-1001/udp] }\r\n" +
 			"      db: { address: 172.17.0.3, expose: *p }\r\n",
 		want: Config{File: "f.yaml", Firewall: true, Bridges: []Bridge{{
-			Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true,
+			Name: "docker0", Address: gw, MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT,
 			Containers: []Container{
 				{Name: "web", Address: ip("172.17.0.2"), Expose: []Port{tcp(80), port("udp", 1000, 1001)}},
 				{Name: "db", Address: ip("172.17.0.3"), Expose: []Port{tcp(80), port("udp", 1000, 1001)}},
@@ -283,9 +283,9 @@ bridges:
   "<<": { address: 10.2.0.1/24, external_interface: "x;{}[]()" }
 `,
 		want: Config{File: "f.yaml", Firewall: true, Bridges: []Bridge{
-			{Name: "fifteen-bytes-1", Address: netip.MustParsePrefix("10.0.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, ExternalInterface: "eth0.100"},
-			{Name: "0", Address: netip.MustParsePrefix("10.1.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, ExternalInterface: "e@1"},
-			{Name: "<<", Address: netip.MustParsePrefix("10.2.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, ExternalInterface: "x;{}[]()"},
+			{Name: "fifteen-bytes-1", Address: netip.MustParsePrefix("10.0.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT, ExternalInterface: "eth0.100"},
+			{Name: "0", Address: netip.MustParsePrefix("10.1.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT, ExternalInterface: "e@1"},
+			{Name: "<<", Address: netip.MustParsePrefix("10.2.0.1/24"), MTU: 1500, ICC: true, Masquerade: true, GatewayMode: GatewayNAT, ExternalInterface: "x;{}[]()"},
 		}},
 	}}
 	for _, tt := range tests {

@@ -29,10 +29,12 @@ func (p *parser) validate(cfg *Config, firewall *node, bridges []*bridgeSrc) {
 		if !cfg.Firewall {
 			p.withoutFirewall(bs, firewall)
 		}
+		p.gatewayChecks(bs, cfg.Firewall, firewall)
 		p.sources(bs)
 		p.containerChecks(bs)
 		p.linkChecks(bs)
 	}
+	p.publishChecks(bridges)
 	overlaps(subnets, func(later, earlier int) {
 		l, e := bridges[later], bridges[earlier]
 		p.add(l.addr, child(l.path, "address"), "subnet %s overlaps the subnet %s of bridge %q", l.b.Address.Masked(), e.b.Address.Masked(), e.b.Name)

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/schema"
 )
@@ -118,6 +119,9 @@ type facts struct {
 	containers map[string]netip.Addr
 	byAddr     map[netip.Addr]string
 	links      map[[2]string][]schema.Port
+	// Published ports and the gateway mode (ports.go).
+	publish             map[string][]*publishFacts
+	gatewayDrop, routed bool
 }
 
 func (w *writer) note(format string, args ...any) {
@@ -203,9 +207,12 @@ func (w *writer) firewall(fw *plan.Firewall) {
 		case plan.ChainForward, plan.ChainPostrouting:
 		case plan.ChainTrace:
 			continue // a running `netctl explain --trace`'s, transient
+		case plan.ChainNATPrerouting, plan.ChainNATOutput, plan.ChainRawPrerouting:
+			w.publishChain(c)
+			continue
 		case plan.ChainUser:
 			if len(c.Rules) > 0 {
-				w.note("chain %s holds %d rules of your own: netctl keeps them, they are not part of the file", plan.ChainUser, len(c.Rules))
+				w.note("chain %s holds %s of your own: netctl keeps them, they are not part of the file", plan.ChainUser, plural.S(len(c.Rules), "rule"))
 			}
 			continue
 		default:
@@ -243,6 +250,16 @@ func (w *writer) firewall(fw *plan.Firewall) {
 			}
 		case plan.SetBridges:
 			// The bridges the forward_others rule looks up: from the bridges.
+		case plan.SetPublish, plan.SetPublishAny, plan.SetRoutedPorts:
+			read := w.publishElement
+			if s.Name == plan.SetRoutedPorts {
+				read = w.routedElement
+			}
+			for _, e := range s.Elements {
+				if !read(e) {
+					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
+				}
+			}
 		default:
 			w.note("set %q in table %s %s is not netctl's", s.Name, plan.TableFamily, plan.TableName)
 		}
@@ -258,6 +275,12 @@ func (w *writer) bridgeRule(chain string, fa *facts, what string, r plan.Rule) b
 	switch {
 	case chain == plan.ChainPostrouting && what == "masquerade":
 		fa.masquerade = true
+	case chain == plan.ChainPostrouting && (what == "hairpin" || what == "localhost"):
+	case chain == plan.ChainForward && what == "gateway_mode":
+		fa.gatewayDrop = true
+	case chain == plan.ChainForward && what == "routed":
+		fa.routed = true
+	case chain == plan.ChainForward && what == "published":
 	case chain != plan.ChainForward:
 		return false
 	case what == "icc":
@@ -418,6 +441,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 	}
 	v := &e.Value
 	v.ICC, v.Masquerade = ptr(fa.icc), ptr(fa.masquerade)
+	v.GatewayMode = schema.GatewayMode(fa.gatewayMode())
 	if fa.sourceRule {
 		if err := schema.CheckIfName(fa.external); fa.external != "" && err != nil {
 			w.note("bridge %q: the allowed_sources rule names interface %q, which a netctl file cannot (%v): external_interface left out", b.Name, fa.external, err)
@@ -456,7 +480,7 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 	for _, n := range names {
 		v.Containers = append(v.Containers, schema.Entry[schema.ContainerName, schema.FileContainer]{
 			Name:  schema.ContainerName(n),
-			Value: schema.FileContainer{Address: schema.HostAddress(fa.containers[n].String()), Expose: portList(schema.MergePorts(exposed[n]))},
+			Value: schema.FileContainer{Address: schema.HostAddress(fa.containers[n].String()), Expose: portList(schema.MergePorts(exposed[n])), Publish: fa.publications(n)},
 		})
 	}
 	sort.Slice(pairs, func(i, j int) bool {

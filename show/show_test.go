@@ -16,6 +16,24 @@ import (
 // roundTripCases are files whose desired state, taken as the live state,
 // must come back through show unchanged. The examples are added to them.
 var roundTripCases = map[string]string{
+	"published ports and gateway modes": `
+bridges:
+  br.routed:
+    address: 10.1.0.1/24
+    gateway_mode: routed
+    icc: false
+    containers:
+      app.1: {address: 10.1.0.2, publish: ["9090:90", {port: "9091-9092:91-92/udp", allowed_sources: [192.0.2.0/25, 198.51.100.7]}]}
+      app.2: {address: 10.1.0.3, publish: ["127.0.0.1:5432:5432"]}
+  br-open:
+    address: 10.2.0.1/24
+    gateway_mode: nat-unprotected
+    containers:
+      web: {address: 10.2.0.2, publish: ["198.51.100.1:8080:80/sctp"]}
+  br-nat:
+    address: 10.3.0.1/24
+    masquerade: false
+`,
 	"names with dots and dashes": `
 ip_forward: false
 bridges:
@@ -229,7 +247,7 @@ bridges:
 				u := fw(s).Chain(plan.ChainUser)
 				u.Rules = append(u.Rules, plan.Rule{Match: []plan.Match{{Key: plan.KeySAddr, Value: "192.0.2.1"}}, Verdict: "drop"})
 			},
-			notes: []string{"chain user holds 1 rules of your own"},
+			notes: []string{"chain user holds 1 rule of your own"},
 		},
 		{
 			name: "foreign rule",
@@ -295,7 +313,7 @@ bridges:
 			name:     "no address",
 			edit:     func(s *plan.State) { b := s.Bridges["docker0"]; b.Addresses = nil; s.Bridges["docker0"] = b },
 			notes:    []string{`bridge "docker0" has no address`},
-			residual: []string{"bridge.docker0", "bridge.docker0.links", "bridge.docker0.icc", "bridge.docker0.masquerade", "bridge.docker0.link.web->db"},
+			residual: []string{"bridge.docker0", "bridge.docker0.links", "bridge.docker0.icc", "bridge.docker0.gateway_mode", "bridge.docker0.masquerade", "bridge.docker0.link.web->db"},
 		},
 	}
 	for _, c := range cases {

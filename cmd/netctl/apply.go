@@ -14,6 +14,7 @@ import (
 
 	"github.com/netctl/netctl/apply"
 	"github.com/netctl/netctl/plan"
+	"github.com/netctl/netctl/schema"
 )
 
 // applyFlags are those of apply and destroy.
@@ -21,6 +22,7 @@ type applyFlags struct {
 	target
 	autoApprove    bool
 	confirmTimeout time.Duration
+	destroy        bool // destroy's words
 }
 
 func newApplyCmd() *cobra.Command {
@@ -49,30 +51,7 @@ Exit status: 0 success (also when there was nothing to do), 1 error.`,
   netctl apply --confirm-timeout 60s`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if c.Flags().Changed("confirm-timeout") && f.confirmTimeout <= 0 {
-				return fmt.Errorf("--confirm-timeout %s: the time to wait must be more than 0 (e.g. 60s); without the flag, apply does not wait", f.confirmTimeout)
-			}
-			var saved *plan.File
-			desired := plan.State{}
-			if len(args) == 1 {
-				pf, err := plan.ReadFile(args[0])
-				if err != nil {
-					return err
-				}
-				saved = &pf
-				desired = pf.Desired
-				if !c.Flags().Changed("netns") {
-					f.netns = pf.Netns
-				}
-				f.file = pf.Source
-			} else {
-				d, err := loadDesired(f.file)
-				if err != nil {
-					return err
-				}
-				desired = d
-			}
-			return runApply(&f, desired, saved, "Do you want to perform these actions?")
+			return applyJSONFailure(f.json, runApplyCmd(c, &f, args))
 		},
 	}
 	f.addFileFlag(c)
@@ -82,8 +61,35 @@ Exit status: 0 success (also when there was nothing to do), 1 error.`,
 	return c
 }
 
+func runApplyCmd(c *cobra.Command, f *applyFlags, args []string) error {
+	if c.Flags().Changed("confirm-timeout") && f.confirmTimeout <= 0 {
+		return fmt.Errorf("--confirm-timeout %s: the time to wait must be more than 0 (e.g. 60s); without the flag, apply does not wait", f.confirmTimeout)
+	}
+	var saved *plan.File
+	desired := plan.State{}
+	if len(args) == 1 {
+		pf, err := plan.ReadFile(args[0])
+		if err != nil {
+			return err
+		}
+		saved = &pf
+		desired = pf.Desired
+		if !c.Flags().Changed("netns") {
+			f.netns = pf.Netns
+		}
+		f.file = pf.Source
+	} else {
+		d, err := loadDesired(f.file)
+		if err != nil {
+			return err
+		}
+		desired = d
+	}
+	return runApply(f, desired, saved, "Do you want to perform these actions?")
+}
+
 func newDestroyCmd() *cobra.Command {
-	var f applyFlags
+	f := applyFlags{destroy: true}
 	c := &cobra.Command{
 		Use:   "destroy [--netns NAME]",
 		Short: "Remove everything netctl owns in a namespace",
@@ -98,10 +104,10 @@ not own is touched.`,
 				// The file does not decide what goes: netctl's own marks do.
 				// An invalid file still stops a destroy aimed at the wrong host.
 				if _, err := loadDesired(f.file); err != nil {
-					return err
+					return applyJSONFailure(f.json, err)
 				}
 			}
-			return runApply(&f, plan.State{}, nil, "Do you really want to destroy all resources netctl owns?")
+			return applyJSONFailure(f.json, runApply(&f, plan.State{}, nil, "Do you really want to destroy all resources netctl owns?"))
 		},
 	}
 	f.addFileFlag(c)
@@ -119,18 +125,20 @@ type applyResult struct {
 	Error        *string `json:"error"`
 	RolledBack   bool    `json:"rolled_back"`
 	Confirmation string  `json:"confirmation,omitempty"`
+	// Problems are those of an invalid file, as validate --json gives them.
+	Problems []schema.ProblemJSON `json:"problems,omitempty"`
 }
 
 func runApply(f *applyFlags, desired plan.State, saved *plan.File, question string) error {
 	interactive := saved == nil && !f.autoApprove
-	if interactive && (f.json || !isTerminal(os.Stdin)) {
-		return errors.New("refusing to apply without approval: no terminal to ask on (stdin is not a terminal, or --json); pass --auto-approve, or apply a saved plan file")
-	}
 	k, err := openKernel(f.netns)
 	if err != nil {
 		return err
 	}
 	defer k.Close()
+	if interactive && (f.json || !isTerminal(os.Stdin)) {
+		return refuseUnapproved(f, k, desired)
+	}
 	txn, err := apply.Begin(k, txnOptions(k, f.netns))
 	if err != nil {
 		return err
@@ -149,7 +157,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	}
 	if p.Empty() {
 		if !f.json {
-			return p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file})
+			return p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file, Destroy: f.destroy})
 		}
 		res.JSONPlan = p.JSON()
 		return writeResult(res)
@@ -157,11 +165,14 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	// With --json the text is not shown: not rendered either (100,000
 	// changes are 60 ms of it).
 	if !f.json {
-		if err := p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file}); err != nil {
+		if err := p.WriteText(os.Stdout, plan.TextOptions{Color: useColor(&f.target), Source: f.file, Destroy: f.destroy}); err != nil {
 			return err
 		}
 	}
 	if interactive && !confirm(os.Stdin, os.Stdout, question) {
+		if f.destroy {
+			return &exitError{code: 1, msg: "Destroy cancelled: nothing was destroyed."}
+		}
 		return &exitError{code: 1, msg: "Apply cancelled: nothing was changed."}
 	}
 	var sig *signalWatch
@@ -207,8 +218,7 @@ func runApply(f *applyFlags, desired plan.State, saved *plan.File, question stri
 	if f.json {
 		return writeResult(res)
 	}
-	s := p.Summary()
-	fmt.Fprintf(os.Stdout, "Apply complete! Resources: %d added, %d changed, %d destroyed.\n", s.Add, s.Change, s.Destroy)
+	fmt.Fprintln(os.Stdout, completeLine(p.Summary(), f.destroy))
 	return nil
 }
 

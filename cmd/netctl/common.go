@@ -33,7 +33,7 @@ func (t *target) addFileFlag(c *cobra.Command) {
 }
 
 func (t *target) addKernelFlags(c *cobra.Command) {
-	addNetnsFlag(c, &t.netns, "the named network namespace (/run/netns/NAME); default: netctl's own")
+	addNetnsFlag(c, &t.netns, "the named network namespace (/run/netns/NAME)")
 	c.Flags().BoolVar(&t.noColor, "no-color", false, "never colour the output")
 	c.Flags().BoolVar(&t.json, "json", false, "print one JSON document instead of text")
 }
@@ -43,7 +43,7 @@ func (t *target) addKernelFlags(c *cobra.Command) {
 func loadDesired(file string) (plan.State, error) {
 	cfg, err := schema.Load(file)
 	if err != nil {
-		return plan.State{}, &exitError{code: 1, msg: err.Error()}
+		return plan.State{}, &exitError{code: 1, msg: err.Error(), cause: err}
 	}
 	return plan.Desired(cfg), nil
 }
@@ -70,9 +70,18 @@ func (v netnsValue) Set(s string) error {
 
 func (netnsValue) Type() string { return "name" }
 
-// addNetnsFlag gives c the --netns flag, stored in p.
+// netnsDefault ends every --netns help: without the flag, netctl works on
+// the namespace it runs in, whatever its name.
+const netnsDefault = "default: the current network namespace"
+
+// addNetnsFlag gives c the --netns flag, stored in p. Its help is usage
+// followed by netnsDefault, on every command (a default named in usage is
+// replaced by it).
 func addNetnsFlag(c *cobra.Command, p *string, usage string) {
-	c.Flags().Var(netnsValue{p}, "netns", usage)
+	if i := strings.Index(usage, "; default:"); i >= 0 {
+		usage = usage[:i]
+	}
+	c.Flags().Var(netnsValue{p}, "netns", usage+"; "+netnsDefault)
 }
 
 // openKernel opens the namespace and removes a trace chain left by a
@@ -114,7 +123,16 @@ func isTerminal(f *os.File) bool {
 }
 
 func useColor(t *target) bool {
-	return !t.noColor && os.Getenv("NO_COLOR") == "" && isTerminal(os.Stdout)
+	return colorWanted(t.noColor, os.Getenv, isTerminal(os.Stdout))
+}
+
+// colorWanted: colour only on a terminal that can show it, and only when
+// neither --no-color nor NO_COLOR (https://no-color.org: set and not empty)
+// says no. TERM=dumb (Emacs shells, some CI logs) or no TERM at all is a
+// terminal without escapes.
+func colorWanted(noColor bool, getenv func(string) string, terminal bool) bool {
+	term := getenv("TERM")
+	return !noColor && getenv("NO_COLOR") == "" && terminal && term != "" && term != "dumb"
 }
 
 // confirm asks on the terminal; only "yes" is accepted.

@@ -126,7 +126,7 @@ netctl cannot evaluate), 1 error (also: --trace saw no packet in time),
 		},
 	}
 	t.addFileFlag(c)
-	addNetnsFlag(c, &t.netns, "the named network namespace (/run/netns/NAME); default: netctl's own")
+	addNetnsFlag(c, &t.netns, "the named network namespace (/run/netns/NAME)")
 	c.Flags().BoolVar(&t.json, "json", false, "print the answer as one JSON document")
 	c.Flags().BoolVar(&trace, "trace", false, "also trace a real packet of the flow through the kernel's rules (make the connection while netctl waits)")
 	c.Flags().DurationVar(&traceTimeout, "timeout", 30*time.Second, "with --trace: how long to wait for a packet of the flow")

@@ -18,11 +18,14 @@ import (
 // exitError ends netctl with a status other than 1, or with 1 after the
 // message was already printed.
 type exitError struct {
-	code int
-	msg  string // printed to stderr when not empty
+	code  int
+	msg   string // printed to stderr when not empty
+	cause error  // what msg says, for --json's problems
 }
 
 func (e *exitError) Error() string { return e.msg }
+
+func (e *exitError) Unwrap() error { return e.cause }
 
 func main() {
 	root := newRootCmd()
@@ -59,7 +62,7 @@ makes it real as one transaction, all of it or none of it.`,
 	root.InitDefaultVersionFlag()
 	root.Flags().Lookup("version").Usage = "print the version and revision, as 'netctl version'"
 	root.AddCommand(newValidateCmd(), newPlanCmd(), newApplyCmd(), newDestroyCmd(), newConfirmCmd(),
-		newShowCmd(), newSchemaCmd(), newVersionCmd(), newExplainCmd(), newWatchCmd())
+		newShowCmd(), newSchemaCmd(), newVersionCmd(), newExplainCmd(), newHostsCmd(), newWatchCmd())
 	builtinExamples(root)
 	for _, c := range root.Commands() {
 		completeFlags(c)

@@ -340,7 +340,7 @@ func TestShowNotes(t *testing.T) {
 	r := mustExit(t, 0, "show", "--netns", ns)
 	for _, want := range []string{
 		"  # attached ports, not netctl's: vethA\n  docker0:\n",
-		"# note: chain user holds 1 rules of your own",
+		"# note: chain user holds 1 rule of your own",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("show lacks %q:\n%s", want, r.stdout)

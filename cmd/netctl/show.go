@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
+	"github.com/netctl/netctl/internal/plural"
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/show"
 )
@@ -67,6 +69,15 @@ Exit status: 0 success, 1 error.`,
 			if err != nil {
 				return err
 			}
+			if extra := plan.BridgeSysctls(live); len(extra) > 0 {
+				// The bridges' own sysctls (route_localnet of published
+				// ports), named once the bridges are known.
+				scope := showScope
+				scope.Sysctls = append(slices.Clone(scope.Sysctls), extra...)
+				if live, err = k.Read(scope); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
@@ -80,7 +91,7 @@ Exit status: 0 success, 1 error.`,
 				return err
 			}
 			if len(r.Residual) > 0 {
-				fmt.Fprintf(os.Stderr, "Warning: this file does not reproduce the live state exactly: plan would still show %d changes (see the notes at its top).\n", len(r.Residual))
+				fmt.Fprintf(os.Stderr, "Warning: this file does not reproduce the live state exactly: plan would still show %s (see the notes at its top).\n", plural.S(len(r.Residual), "change"))
 			}
 			return nil
 		},

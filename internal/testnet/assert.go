@@ -17,6 +17,9 @@ type Probe struct {
 	To   *Listener
 	// Dst overrides the address dialled (default To.Addr).
 	Dst netip.Addr
+	// Port overrides the port dialled (default To.Port): a published
+	// port that the host translates to the listener's.
+	Port int
 	// Want is true for "connects", false for "is blocked".
 	Want    bool
 	Timeout time.Duration // default DefaultTimeout
@@ -43,7 +46,7 @@ func (p Probe) String() string {
 	if p.Dst.IsValid() {
 		dst = p.Dst
 	}
-	return fmt.Sprintf("%s → %s %s:%d/%s", from, p.To.Name, dst, p.To.Port, p.To.Proto)
+	return fmt.Sprintf("%s → %s %s:%d/%s", from, p.To.Name, dst, p.port(), p.To.Proto)
 }
 
 // Result is what happened to one probe.
@@ -76,7 +79,7 @@ func (p Probe) run() Result {
 	if p.Dst.IsValid() {
 		dst = p.Dst
 	}
-	tok, err := DialToken(p.From.NS, p.From.Src, p.To.Proto, dst, p.To.Port, timeout)
+	tok, err := DialToken(p.From.NS, p.From.Src, p.To.Proto, dst, p.port(), timeout)
 	r := Result{Probe: p, Token: tok, Err: err}
 	r.Peer, r.Received = p.To.PeerOf(tok)
 	if err != nil {
@@ -208,4 +211,12 @@ func short(r Result) string {
 		return "timeout"
 	}
 	return r.Err.Error()
+}
+
+// port is the port the probe dials.
+func (p Probe) port() int {
+	if p.Port != 0 {
+		return p.Port
+	}
+	return p.To.Port
 }

@@ -1,0 +1,409 @@
+package schema
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Published ports (Docker's -p) and gateway modes: the file's syntax,
+// loading and validation.
+
+// Gateway modes of a bridge, as Docker 28 names them.
+const (
+	// GatewayNAT: masquerade by default; from outside only published ports
+	// reach the containers, packets routed straight to a container's
+	// address are dropped.
+	GatewayNAT = "nat"
+	// GatewayRouted: no masquerade; the containers' addresses are reachable
+	// from outside, only on their published ports.
+	GatewayRouted = "routed"
+	// GatewayNATUnprotected: masquerade by default; everything routed to a
+	// container is forwarded (subject to allowed_sources): netctl before
+	// gateway modes.
+	GatewayNATUnprotected = "nat-unprotected"
+)
+
+// GatewayModes are the modes a bridge may name, the default first.
+var GatewayModes = []string{GatewayNAT, GatewayRouted, GatewayNATUnprotected}
+
+// Publish is one published port range of a container: HostAddr (invalid:
+// every host address, Docker's 0.0.0.0) ports Host… reach the container's
+// ports Container…, one to one.
+type Publish struct {
+	HostAddr       netip.Addr
+	Proto          string
+	Host           [2]uint16 // first, last
+	Container      [2]uint16 // first, last; as many as Host
+	AllowedSources []netip.Prefix
+}
+
+// String is the publication in canonical -p form, as the file item's
+// address and the element comments name it: 8080:80/tcp,
+// 127.0.0.1:5432:5432/tcp, 8000-8010:8000-8010/udp.
+func (p Publish) String() string {
+	var b strings.Builder
+	if p.HostAddr.IsValid() {
+		b.WriteString(p.HostAddr.String())
+		b.WriteByte(':')
+	}
+	b.WriteString(portRange(p.Host))
+	b.WriteByte(':')
+	b.WriteString(portRange(p.Container))
+	b.WriteByte('/')
+	b.WriteString(p.Proto)
+	return b.String()
+}
+
+func portRange(r [2]uint16) string {
+	if r[0] == r[1] {
+		return strconv.Itoa(int(r[0]))
+	}
+	return strconv.Itoa(int(r[0])) + "-" + strconv.Itoa(int(r[1]))
+}
+
+// ParsePublish parses a publication in Docker's -p syntax:
+// [HOST_ADDR:]HOST_PORT:CONTAINER_PORT[/PROTO], ports or same-size ranges.
+func ParsePublish(s string) (Publish, error) {
+	p, msg := parsePublish(s)
+	if msg != "" {
+		return Publish{}, fmt.Errorf("%s", msg)
+	}
+	return p, nil
+}
+
+const publishFormat = "expected [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO], e.g. 8080:80, 127.0.0.1:5432:5432/tcp or 8000-8010:8000-8010/udp"
+
+func parsePublish(s string) (Publish, string) {
+	spec, proto := s, "tcp"
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		spec, proto = s[:i], s[i+1:]
+		known := false
+		for _, p := range protocols {
+			known = known || p == proto
+		}
+		if !known {
+			return Publish{}, fmt.Sprintf("unknown protocol %q in %q: expected tcp, udp or sctp", shorten(proto), shorten(s))
+		}
+	}
+	if strings.HasPrefix(spec, "[") {
+		return Publish{}, fmt.Sprintf("%q: IPv6 is not supported yet", shorten(s))
+	}
+	parts := strings.Split(spec, ":")
+	var p Publish
+	p.Proto = proto
+	switch len(parts) {
+	case 1:
+		return Publish{}, fmt.Sprintf("%q has no host port: netctl publishes on a port you name (Docker would pick a random one); %s", shorten(s), publishFormat)
+	case 2:
+	case 3:
+		if parts[0] == "" {
+			return Publish{}, fmt.Sprintf("malformed publication %q: %s", shorten(s), publishFormat)
+		}
+		a, err := netip.ParseAddr(parts[0])
+		switch {
+		case err != nil:
+			return Publish{}, fmt.Sprintf("malformed host address %q in %q: expected an IPv4 address such as 127.0.0.1", shorten(parts[0]), shorten(s))
+		case !a.Is4():
+			return Publish{}, fmt.Sprintf("%q: IPv6 is not supported yet", shorten(s))
+		case a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || a.As4()[0] >= 240:
+			return Publish{}, fmt.Sprintf("host address %s in %q is not a unicast address", a, shorten(s))
+		case a.IsUnspecified():
+			// 0.0.0.0: every host address, as written without one.
+		case a.As4()[0] == 0:
+			return Publish{}, fmt.Sprintf("host address %s in %q is in 0.0.0.0/8, not a host's address", a, shorten(s))
+		default:
+			p.HostAddr = a
+		}
+		parts = parts[1:]
+	default:
+		return Publish{}, fmt.Sprintf("malformed publication %q: %s", shorten(s), publishFormat)
+	}
+	if parts[0] == "" {
+		return Publish{}, fmt.Sprintf("%q has no host port: netctl publishes on a port you name (Docker would pick a random one); %s", shorten(s), publishFormat)
+	}
+	var msg string
+	if p.Host, msg = publishRange(parts[0], s); msg != "" {
+		return Publish{}, msg
+	}
+	if p.Container, msg = publishRange(parts[1], s); msg != "" {
+		return Publish{}, msg
+	}
+	if p.Host[1]-p.Host[0] != p.Container[1]-p.Container[0] {
+		return Publish{}, fmt.Sprintf("%q maps %d host ports to %d container ports: ranges must be the same size",
+			shorten(s), int(p.Host[1]-p.Host[0])+1, int(p.Container[1]-p.Container[0])+1)
+	}
+	return p, ""
+}
+
+func publishRange(text, whole string) ([2]uint16, string) {
+	first, last, ranged := text, text, false
+	if i := strings.IndexByte(text, '-'); i >= 0 {
+		first, last, ranged = text[:i], text[i+1:], true
+	}
+	lo, msg := publishNumber(first, whole)
+	if msg != "" {
+		return [2]uint16{}, msg
+	}
+	hi := lo
+	if ranged {
+		if hi, msg = publishNumber(last, whole); msg != "" {
+			return [2]uint16{}, msg
+		}
+		if hi < lo {
+			return [2]uint16{}, fmt.Sprintf("range %s in %q is reversed: %d comes after %d", shorten(text), shorten(whole), lo, hi)
+		}
+	}
+	return [2]uint16{lo, hi}, ""
+}
+
+func publishNumber(num, whole string) (uint16, string) {
+	if num == "" || strings.Trim(num, "0123456789") != "" {
+		return 0, fmt.Sprintf("malformed publication %q: %s", shorten(whole), publishFormat)
+	}
+	n, err := strconv.ParseUint(num, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Sprintf("port %s in %q is out of range 1-65535", shorten(num), shorten(whole))
+	}
+	return uint16(n), ""
+}
+
+// publishSrc is a publication with the nodes it came from.
+type publishSrc struct {
+	pub  Publish
+	node *node // the -p string
+	path fieldPath
+	// where names the container for messages: container "web" of bridge "docker0".
+	bridge, container string
+}
+
+var publishFields = fields[FilePublish]()
+
+// publications reads a container's publish list; entries that are wrong
+// are left out, their problems recorded.
+func (p *parser) publications(n *node, path fieldPath) []publishSrc {
+	items, ok := p.sequence(n, path)
+	if !ok {
+		return nil
+	}
+	var out []publishSrc
+	for i, it := range items {
+		if it == nil {
+			continue
+		}
+		ipath := index(path, i)
+		if ps, ok := p.publication(it, ipath); ok {
+			out = append(out, ps)
+		}
+	}
+	return out
+}
+
+func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
+	if n.Kind == yaml.MappingNode {
+		mark := len(p.entries)
+		defer p.release(mark)
+		entries, _ := p.mapping(n, path, publishFields, map[string]string{"publish": "port", "ports": "port", "sources": "allowed_sources", "allow": "allowed_sources"})
+		var ps publishSrc
+		portOK, seen := false, false
+		var sources []sourceSrc
+		for _, e := range entries {
+			if e.val == nil {
+				seen = seen || e.name == "port"
+				continue
+			}
+			switch e.name {
+			case "port":
+				seen = true
+				ps, portOK = p.publication(e.val, e.path)
+				if portOK && e.val.Kind == yaml.MappingNode {
+					p.add(e.val, e.path, "expected a publication such as 8080:80, got a mapping")
+					portOK = false
+				}
+			case "allowed_sources":
+				items, ok := p.sequence(e.val, e.path)
+				if !ok {
+					continue
+				}
+				if len(items) == 0 {
+					p.add(e.val, e.path, "empty: nobody could reach this port; leave allowed_sources out to allow every source")
+				}
+				for i, it := range items {
+					if it == nil {
+						continue
+					}
+					ipath := index(e.path, i)
+					if pr, ok := p.source(it, ipath); ok {
+						sources = append(sources, sourceSrc{prefix: pr, node: it, path: ipath})
+					}
+				}
+			}
+		}
+		if !seen {
+			p.add(n, child(path, "port"), "missing: the publication, e.g. port: 8443:443")
+		}
+		p.sourceOverlaps(sources)
+		if !portOK {
+			return ps, false
+		}
+		for _, s := range sources {
+			ps.pub.AllowedSources = append(ps.pub.AllowedSources, s.prefix)
+		}
+		ps.path = path
+		return ps, true
+	}
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!int") {
+		p.expected(n, path, "a publication such as 8080:80 or 127.0.0.1:5432:5432/tcp, or a mapping with port and allowed_sources")
+		return publishSrc{}, false
+	}
+	if n.ShortTag() == "!!int" {
+		// YAML 1.1 reads 8080:80 unquoted as a base-60 integer; yaml.v3
+		// keeps it a string, but a bare 80 is an integer.
+		p.add(n, path, "%q has no host port: netctl publishes on a port you name (Docker would pick a random one); %s", shorten(n.Value), publishFormat)
+		return publishSrc{}, false
+	}
+	pub, msg := parsePublish(n.Value)
+	if msg != "" {
+		p.add(n, path, "%s", msg)
+		return publishSrc{}, false
+	}
+	return publishSrc{pub: pub, node: n, path: path}, true
+}
+
+// sourceOverlaps reports allowed sources of one list that overlap.
+func (p *parser) sourceOverlaps(sources []sourceSrc) {
+	ivs := make([]interval, len(sources))
+	for i, s := range sources {
+		ivs[i] = prefixInterval(s.prefix, i)
+	}
+	overlaps(ivs, func(later, earlier int) {
+		l, e := sources[later], sources[earlier]
+		if l.prefix == e.prefix {
+			p.add(l.node, l.path, "%s is listed twice (first at line %d)", l.node.Value, e.node.Line)
+		} else {
+			p.add(l.node, l.path, "%s overlaps %s (line %d)", l.node.Value, e.node.Value, e.node.Line)
+		}
+	})
+}
+
+// gatewayMode reads a bridge's gateway_mode.
+func (p *parser) gatewayMode(bs *bridgeSrc, n *node, path fieldPath) {
+	s, ok := p.text(n, path)
+	if !ok {
+		return
+	}
+	for _, m := range GatewayModes {
+		if s == m {
+			bs.b.GatewayMode, bs.mode = s, n
+			return
+		}
+	}
+	p.add(n, path, "unknown gateway mode %q: expected nat, routed or nat-unprotected%s", shorten(s), didYouMean(s, GatewayModes))
+}
+
+// gatewayChecks fills the defaults that follow from the gateway mode and
+// refuses contradictions: routed means no masquerade (its default), and
+// nat or routed need the firewall that enforces them.
+func (p *parser) gatewayChecks(bs *bridgeSrc, firewall bool, fwNode *node) {
+	if bs.b.GatewayMode == "" {
+		bs.b.GatewayMode = GatewayNAT
+	}
+	if bs.b.GatewayMode == GatewayRouted {
+		switch {
+		case bs.masq == nil:
+			bs.b.Masquerade = false
+		case bs.b.Masquerade:
+			p.add(bs.masq, child(bs.path, "masquerade"), "masquerade: true contradicts gateway_mode: routed (line %d): routed means the containers' addresses are seen outside, unmasqueraded", bs.mode.Line)
+		}
+	}
+	if !firewall {
+		if bs.mode != nil && bs.b.GatewayMode != GatewayNATUnprotected {
+			p.add(bs.mode, child(bs.path, "gateway_mode"), "gateway_mode: %s needs the firewall, but firewall is false (line %d); without it everything routed to a container reaches it, as nat-unprotected", bs.b.GatewayMode, fwNode.Line)
+		}
+		// Nothing is enforced without the firewall: say so in the config.
+		bs.b.GatewayMode = GatewayNATUnprotected
+		for _, cs := range bs.conts {
+			for _, ps := range cs.publish {
+				p.add(ps.node, ps.path, "publish needs the firewall, but firewall is false (line %d)", fwNode.Line)
+			}
+		}
+	}
+}
+
+// publishChecks refuses two publications of one host address, port and
+// protocol anywhere in the file (a port of every address takes it on each
+// address), naming both, and puts the publications in the config.
+func (p *parser) publishChecks(bridges []*bridgeSrc) {
+	var all []*publishSrc
+	for _, bs := range bridges {
+		for ci := range bs.conts {
+			cs := &bs.conts[ci]
+			for i := range cs.publish {
+				ps := &cs.publish[i]
+				ps.bridge, ps.container = bs.b.Name, cs.c.Name
+				all = append(all, ps)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	// Groups by host address; the group of every address (the zero Addr)
+	// is checked with itself and with each other group.
+	groups := map[netip.Addr][]int{}
+	for i, ps := range all {
+		groups[ps.pub.HostAddr] = append(groups[ps.pub.HostAddr], i)
+	}
+	anyAddr := groups[netip.Addr{}]
+	check := func(idx []int, onlyAddr bool) {
+		ivs := make([]interval, len(idx))
+		for k, i := range idx {
+			pub := all[i].pub
+			ivs[k] = portInterval(Port{Proto: pub.Proto, First: pub.Host[0], Last: pub.Host[1]}, i)
+		}
+		overlaps(ivs, func(later, earlier int) {
+			l, e := all[later], all[earlier]
+			if onlyAddr && !l.pub.HostAddr.IsValid() && !e.pub.HostAddr.IsValid() {
+				return // reported with the group of every address
+			}
+			p.add(l.node, l.path, "%s takes %s, already published by %s (line %d: %s)",
+				shorten(l.node.Value), hostPorts(l.pub, e.pub), e.where(), e.node.Line, shorten(e.node.Value))
+		})
+	}
+	check(anyAddr, false)
+	addrs := slices.SortedFunc(maps.Keys(groups), netip.Addr.Compare)
+	for _, a := range addrs {
+		if a.IsValid() {
+			check(append(slices.Clone(groups[a]), anyAddr...), true)
+		}
+	}
+	for _, bs := range bridges {
+		for ci := range bs.conts {
+			cs := &bs.conts[ci]
+			for _, ps := range cs.publish {
+				bs.b.Containers[ci].Publish = append(bs.b.Containers[ci].Publish, ps.pub)
+			}
+		}
+	}
+}
+
+func (ps *publishSrc) where() string {
+	return fmt.Sprintf("container %q of bridge %q", ps.container, ps.bridge)
+}
+
+// hostPorts names what two overlapping publications both take.
+func hostPorts(a, b Publish) string {
+	addr := "every host address"
+	if a.HostAddr.IsValid() {
+		addr = a.HostAddr.String()
+	} else if b.HostAddr.IsValid() {
+		addr = b.HostAddr.String()
+	}
+	lo, hi := max(a.Host[0], b.Host[0]), min(a.Host[1], b.Host[1])
+	return fmt.Sprintf("%s/%s on %s", portRange([2]uint16{lo, hi}), a.Proto, addr)
+}
