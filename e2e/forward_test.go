@@ -20,7 +20,7 @@ bridges:
   docker0:
     address: 172.17.0.1/16
     containers:
-      web: {address: 172.17.0.2}
+      web: {address: 172.17.0.2, publish: [8080:80]}
 `
 
 const memoryRule = "firewall.forward_others.ipv4.switched_by_netctl"
@@ -31,6 +31,7 @@ type fwdWorld struct {
 	other                *testnet.Other
 	toOther, toOutside   *testnet.Listener
 	fromOutside, fromOth testnet.Client
+	web80                *testnet.Listener // web's published port, once attached
 }
 
 func newFwdWorld(t *testing.T) *fwdWorld {
@@ -63,11 +64,17 @@ func (w *fwdWorld) routed(open bool) []testnet.Probe {
 }
 
 // bridged is traffic to and from netctl's bridge that the file allows:
-// the container reaches both outside networks (masqueraded), whatever
-// forward_others says.
+// the container reaches both outside networks (masqueraded), and both
+// outside networks reach its published port 8080 → 80 through the host's
+// address on their side, whatever forward_others says.
 func (w *fwdWorld) bridged() []testnet.Probe {
 	web := w.C["web"]
-	return []testnet.Probe{web.Reaches(w.toOther), web.Reaches(w.toOutside)}
+	if w.web80 == nil {
+		w.web80 = web.Listen(w.t, "tcp", 80)
+	}
+	return []testnet.Probe{web.Reaches(w.toOther), web.Reaches(w.toOutside),
+		via(w.fromOutside, w.web80, testnet.HostExtA.Addr(), 8080, true),
+		via(w.fromOth, w.web80, testnet.HostOther.Addr(), 8080, true)}
 }
 
 func (w *fwdWorld) expect(probes ...[]testnet.Probe) {
