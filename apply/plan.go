@@ -30,7 +30,7 @@ func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 	}
 	desired = resolved
 	p := plan.Diff(desired, live)
-	p.Warnings = append(warnings(k, opts), plan.IPv4OnlyNotes(desired, live)...)
+	p.Warnings = append(append(warnings(k, opts), plan.ForwardWarnings(desired, live)...), plan.IPv4OnlyNotes(desired, live)...)
 	return p, nil
 }
 

@@ -56,20 +56,6 @@ func nfprotoOf(family int) byte {
 // encodeMatch6 encodes the IPv6 match keys and meta nfproto.
 func encodeMatch6(es []expr.Any, m plan.Match, setID func(string) uint32) ([]expr.Any, error) {
 	switch m.Key {
-	case plan.KeyNFProto:
-		var fam byte
-		switch m.Value {
-		case "ipv4":
-			fam = unix.NFPROTO_IPV4
-		case "ipv6":
-			fam = unix.NFPROTO_IPV6
-		default:
-			return nil, fmt.Errorf("unknown family %q (ipv4 or ipv6)", m.Value)
-		}
-		return append(es,
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg1},
-			&expr.Cmp{Op: cmpOp(m.Negate), Register: reg1, Data: []byte{fam}}), nil
-
 	case plan.KeyICMPv6Type:
 		typ, ok := icmpv6Types[m.Value]
 		if !ok || m.Negate {
@@ -322,3 +308,7 @@ func (d *decoder) sourceTuple6(oif *expr.Meta) (plan.Match, bool) {
 	d.i += 3
 	return plan.Match{Key: plan.KeySourceTuple6, Negate: lk.Invert, Value: "@" + lk.SetName}, true
 }
+
+// usesIP reports whether a match key implies an address family (and so
+// writes its own meta nfproto check).
+func usesIP(k plan.MatchKey) bool { return plan.MatchFamily(k) != 0 }

@@ -110,7 +110,8 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 		return ms, plan.VerdictDNATPublishAny, true
 	}
 	if nfproto != 0 && !ipSeen {
-		ms = slices.Insert(ms, nfprotoAt, plan.Match{Key: plan.KeyNFProto, Value: map[int]string{4: "ipv4", 6: "ipv6"}[nfproto]})
+		// meta nfproto on its own (forward.go, ipv6.go): a match of its own.
+		ms = slices.Insert(ms, nfprotoAt, plan.Match{Key: plan.KeyNFProto, Value: map[int]string{4: nfprotoIPv4, 6: nfprotoIPv6}[nfproto]})
 	}
 	switch v := items[len(items)-1].e.(type) {
 	case *expr.Verdict:
@@ -189,6 +190,9 @@ func (d *decoder) match() (plan.Match, bool) {
 	}
 	switch e := d.at(0).(type) {
 	case *expr.Meta:
+		if m, ok := d.nfprotoOther(e); ok { // forward.go
+			return m, true
+		}
 		if e.SourceRegister || (e.Key != expr.MetaKeyIIFNAME && e.Key != expr.MetaKeyOIFNAME) {
 			break
 		}
@@ -198,6 +202,9 @@ func (d *decoder) match() (plan.Match, bool) {
 			if m, ok := d.sourceTuple(e); ok {
 				return m, true
 			}
+		}
+		if m, ok := d.ifnameLookup(e, key); ok { // forward.go
+			return m, true
 		}
 		c, ok := d.at(1).(*expr.Cmp)
 		if !ok || !sameReg(c.Register, e.Register) || (c.Op != expr.CmpOpEq && c.Op != expr.CmpOpNeq) {

@@ -30,9 +30,8 @@ const (
 
 // IPv6 match keys, spelled as nft spells them.
 const (
-	// KeyNFProto is `meta nfproto ipv4|ipv6`, written where no address
-	// match implies the family.
-	KeyNFProto      MatchKey = "meta nfproto"
+	// (KeyNFProto, `meta nfproto ipv4|ipv6` where no address match
+	// implies the family, is forward.go's.)
 	KeySAddr6       MatchKey = "ip6 saddr"
 	KeyDAddr6       MatchKey = "ip6 daddr"
 	KeyLinkTuple6   MatchKey = "ip6 saddr . ip6 daddr . meta l4proto . th dport"

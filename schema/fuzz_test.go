@@ -127,6 +127,9 @@ func render(cfg *Config) string {
 	if cfg.IP6Forward != nil {
 		fmt.Fprintf(&b, "ip6_forward: %v\n", *cfg.IP6Forward)
 	}
+	if cfg.ForwardOthers != "" {
+		fmt.Fprintf(&b, "forward_others: %s\n", cfg.ForwardOthers)
+	}
 	fmt.Fprintf(&b, "firewall: %v\nbridges:\n", cfg.Firewall)
 	ports := func(ps []Port) string {
 		s := make([]string, len(ps))
