@@ -30,7 +30,7 @@ func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 	}
 	desired = resolved
 	p := plan.Diff(desired, live)
-	p.Warnings = warnings(k, opts)
+	p.Warnings = append(warnings(k, opts), plan.ForwardWarnings(desired, live)...)
 	return p, nil
 }
 

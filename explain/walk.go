@@ -17,7 +17,8 @@ import (
 func Explain(in Input, f Flow) Answer {
 	a := Answer{From: f.From, To: f.To, Proto: f.Proto, Port: f.Port, Verdict: Allowed, Drift: []string{}}
 	if in.Config != nil {
-		for _, c := range plan.Diff(plan.Desired(in.Config), in.Live).Changes {
+		desired, _ := plan.ResolveForward(plan.Desired(in.Config), in.Live)
+		for _, c := range plan.Diff(desired, in.Live).Changes {
 			a.Drift = append(a.Drift, c.Address)
 		}
 	}
@@ -254,9 +255,11 @@ func (w *walker) match(ms []plan.Match) (bool, []Step) {
 		var hit bool
 		switch m.Key {
 		case plan.KeyIIFName:
-			hit = ifMatch(m.Value, w.f.From.Iface)
+			hit = w.ifMatch(m.Value, w.f.From.Iface)
 		case plan.KeyOIFName:
-			hit = ifMatch(m.Value, w.f.To.Iface)
+			hit = w.ifMatch(m.Value, w.f.To.Iface)
+		case plan.KeyNFProto:
+			hit = m.Value == "ipv4" && w.f.From.Addr.Is4() || m.Value == "ipv6" && w.f.From.Addr.Is6()
 		case plan.KeySAddr:
 			hit = addrMatch(m.Value, w.f.From.Addr)
 		case plan.KeyDAddr:
@@ -289,6 +292,16 @@ func (w *walker) elementStep(set *plan.Set, el *plan.Element, negated bool) Step
 		s.Text = el.Comment + " admits " + w.f.From.Addr.String()
 	}
 	return s
+}
+
+// ifMatch matches an interface name against a name, a wildcard or a set
+// of names (@bridges).
+func (w *walker) ifMatch(pattern, name string) bool {
+	if set, ok := strings.CutPrefix(pattern, "@"); ok {
+		s := w.in.Live.Firewall.Set(set)
+		return s != nil && slices.ContainsFunc(s.Elements, func(e plan.Element) bool { return e.Key == `"`+name+`"` })
+	}
+	return ifMatch(pattern, name)
 }
 
 func ifMatch(pattern, name string) bool {

@@ -73,12 +73,13 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 		d.items = items[:len(items)-dnatAnyTailItems]
 	}
 	nfproto, ipSeen := false, false
+	nfAt := 0 // where the nfproto match stands when no ip match implies it
 	for d.i < len(d.items) {
 		if d.nfprotoIPv4() {
 			if nfproto || ipSeen {
 				return nil, "", false
 			}
-			nfproto = true
+			nfproto, nfAt = true, len(ms)
 			continue
 		}
 		m, ok := d.match()
@@ -106,7 +107,8 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 		return ms, plan.VerdictDNATPublishAny, true
 	}
 	if nfproto && !ipSeen {
-		return nil, "", false
+		// meta nfproto ipv4 on its own (forward.go): a match of its own.
+		ms = slices.Insert(ms, nfAt, plan.Match{Key: plan.KeyNFProto, Value: nfprotoIPv4})
 	}
 	switch v := items[len(items)-1].e.(type) {
 	case *expr.Verdict:
@@ -185,6 +187,9 @@ func (d *decoder) match() (plan.Match, bool) {
 	}
 	switch e := d.at(0).(type) {
 	case *expr.Meta:
+		if m, ok := d.nfprotoOther(e); ok { // forward.go
+			return m, true
+		}
 		if e.SourceRegister || (e.Key != expr.MetaKeyIIFNAME && e.Key != expr.MetaKeyOIFNAME) {
 			break
 		}
@@ -194,6 +199,9 @@ func (d *decoder) match() (plan.Match, bool) {
 			if m, ok := d.sourceTuple(e); ok {
 				return m, true
 			}
+		}
+		if m, ok := d.ifnameLookup(e, key); ok { // forward.go
+			return m, true
 		}
 		c, ok := d.at(1).(*expr.Cmp)
 		if !ok || !sameReg(c.Register, e.Register) || (c.Op != expr.CmpOpEq && c.Op != expr.CmpOpNeq) {

@@ -70,6 +70,9 @@ func encodeRule(r plan.Rule, setID func(string) uint32) ([]expr.Any, error) {
 	}
 	es := make([]expr.Any, 0, 4*len(r.Match)+3)
 	nfproto := false
+	if err := checkNFProto(r.Match); err != nil {
+		return nil, fmt.Errorf("rule %q: %w", r.Comment, err)
+	}
 	for _, m := range r.Match {
 		if usesIP(m.Key) && !nfproto {
 			nfproto = true
@@ -123,13 +126,16 @@ func cmpOp(negate bool) expr.CmpOp {
 func encodeMatch(es []expr.Any, m plan.Match, setID func(string) uint32) ([]expr.Any, error) {
 	switch m.Key {
 	case plan.KeyIIFName, plan.KeyOIFName:
-		data, err := ifnameCmpData(m.Value)
-		if err != nil {
-			return nil, err
-		}
 		key := expr.MetaKeyIIFNAME
 		if m.Key == plan.KeyOIFName {
 			key = expr.MetaKeyOIFNAME
+		}
+		if strings.HasPrefix(m.Value, "@") {
+			return encodeIfnameLookup(es, key, m, setID) // forward.go
+		}
+		data, err := ifnameCmpData(m.Value)
+		if err != nil {
+			return nil, err
 		}
 		return append(es,
 			&expr.Meta{Key: key, Register: reg1},
@@ -210,6 +216,9 @@ func encodeMatch(es []expr.Any, m plan.Match, setID func(string) uint32) ([]expr
 			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
 			&expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSAddr, Len: 4},
 			&expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
+
+	case plan.KeyNFProto:
+		return encodeNFProto(es, m) // forward.go
 	}
 	if es, ok, err := encodePortsMatch(es, m); ok {
 		return es, err

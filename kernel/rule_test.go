@@ -178,7 +178,8 @@ func TestRuleDecodeVariants(t *testing.T) {
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 			&expr.Cmp{Register: 1, Data: []byte{10, 0, 0, 1}},
 			&expr.Verdict{Kind: expr.VerdictDrop}}, ""},
-		{"nfproto without ip match", append(append([]expr.Any{}, nfproto...), &expr.Verdict{Kind: expr.VerdictDrop}), ""},
+		// A match of its own since forward_others (plan/forward.go).
+		{"nfproto without ip match", append(append([]expr.Any{}, nfproto...), &expr.Verdict{Kind: expr.VerdictDrop}), "meta nfproto ipv4 drop"},
 		{"nfproto twice", append(append(append([]expr.Any{}, nfproto...), nfproto...),
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 			&expr.Cmp{Register: 1, Data: []byte{10, 0, 0, 1}},

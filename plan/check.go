@@ -94,6 +94,9 @@ func Resolve(desired, live State) (State, error) {
 	if len(problems) > 0 {
 		return desired, errors.New(strings.Join(problems, "\n"))
 	}
+	// Forwarding between other interfaces: decided from the live sysctl and
+	// the memory in netctl's table (forward.go).
+	out, _ = ResolveForward(out, live)
 	return out, nil
 }
 

@@ -22,8 +22,9 @@ const (
 // whatever their number, and adding a link writes one element.
 func Desired(cfg *schema.Config) State {
 	s := State{
-		Sysctls: map[string]string{},
-		Bridges: map[string]Bridge{},
+		Sysctls:       map[string]string{},
+		Bridges:       map[string]Bridge{},
+		ForwardOthers: cfg.ForwardOthers,
 	}
 	if cfg.IPForward != nil {
 		s.Sysctls[SysctlIPForward] = boolSysctl(*cfg.IPForward)

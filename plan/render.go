@@ -153,6 +153,9 @@ func (t *textWriter) change(c *Change) {
 	if p := bridgePhrase(c); p != "" {
 		phrase = p
 	}
+	if p := forwardPhrase(c); p != "" {
+		phrase = p
+	}
 	t.str("  ")
 	t.paint(ansiBold, "# "+escapeText(c.Address))
 	t.str(" " + phrase + "\n")

@@ -61,6 +61,9 @@ type State struct {
 	Bridges map[string]Bridge `json:"bridges,omitempty"`
 	// Firewall is netctl's table; nil when the table is absent.
 	Firewall *Firewall `json:"firewall,omitempty"`
+	// ForwardOthers is the file's forward_others ("", accept, drop), in a
+	// desired state only: ResolveForward turns it into a rule (forward.go).
+	ForwardOthers string `json:"forward_others,omitempty"`
 }
 
 // Scope names what Read must look at beyond what is marked as netctl's.

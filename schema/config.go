@@ -20,6 +20,9 @@ type Config struct {
 	IPForward *bool
 	// Firewall is Docker's --iptables: false means netctl writes no firewall.
 	Firewall bool
+	// ForwardOthers is forward_others: "" (the default, decided at plan
+	// time from the live ip_forward), "accept" or "drop".
+	ForwardOthers string
 	// Bridges in file order.
 	Bridges []Bridge
 }

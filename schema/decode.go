@@ -115,7 +115,9 @@ func (p *parser) config(doc *node) *Config {
 	defer p.release(len(p.entries))
 	entries, _ := p.mapping(root, fieldPath{}, topFields, topSynonyms)
 	cfg := &Config{File: p.file, Firewall: true}
-	var firewall *node // set when firewall: false is written
+	var firewall *node      // set when firewall: false is written
+	var forwardOthers *node // set when forward_others is written validly
+	var forwardPath fieldPath
 	var bridges []*bridgeSrc
 	for _, e := range entries {
 		if e.val == nil || isNull(e.val) {
@@ -125,6 +127,10 @@ func (p *parser) config(doc *node) *Config {
 		case "ip_forward":
 			if b, ok := p.boolean(e.val, e.path); ok {
 				cfg.IPForward = &b
+			}
+		case "forward_others":
+			if v, ok := p.forwardOthers(e.val, e.path); ok {
+				cfg.ForwardOthers, forwardOthers, forwardPath = v, e.val, e.path
 			}
 		case "firewall":
 			if b, ok := p.boolean(e.val, e.path); ok {
@@ -138,6 +144,9 @@ func (p *parser) config(doc *node) *Config {
 		}
 	}
 	p.validate(cfg, firewall, bridges)
+	if forwardOthers != nil && !cfg.Firewall {
+		p.add(forwardOthers, forwardPath, "forward_others: %s needs the firewall (netctl's table holds the rule), but firewall is false (line %d)", cfg.ForwardOthers, firewall.Line)
+	}
 	if len(p.problems) > 0 {
 		return nil
 	}

@@ -123,6 +123,9 @@ func render(cfg *Config) string {
 	if cfg.IPForward != nil {
 		fmt.Fprintf(&b, "ip_forward: %v\n", *cfg.IPForward)
 	}
+	if cfg.ForwardOthers != "" {
+		fmt.Fprintf(&b, "forward_others: %s\n", cfg.ForwardOthers)
+	}
 	fmt.Fprintf(&b, "firewall: %v\nbridges:\n", cfg.Firewall)
 	ports := func(ps []Port) string {
 		s := make([]string, len(ps))

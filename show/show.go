@@ -163,6 +163,7 @@ func (w *writer) file() schema.File {
 	})
 	if firewall {
 		w.firewall(live.Firewall)
+		f.ForwardOthers = schema.ForwardOthers(plan.ForwardOthersOf(live.Firewall))
 	}
 
 	order := slices.Clone(w.names)
@@ -220,8 +221,8 @@ func (w *writer) firewall(fw *plan.Firewall) {
 		}
 		for _, r := range c.Rules {
 			pos++
-			if r.Comment == plan.CommentJumpUser || r.Comment == plan.CommentEstablished {
-				continue
+			if r.Comment == plan.CommentJumpUser || r.Comment == plan.CommentEstablished || plan.IsForwardOthersRule(r) && r.Unknown == "" {
+				continue // forward_others rules: see plan.ForwardOthersOf
 			}
 			name, what, ok := w.bridgeOf(r.Comment)
 			if !ok || !w.bridgeRule(c.Name, w.facts[name], what, r) {
@@ -247,6 +248,8 @@ func (w *writer) firewall(fw *plan.Firewall) {
 					w.note("element of set %s not from a netctl file: %s", s.Name, describeElement(e))
 				}
 			}
+		case plan.SetBridges:
+			// The bridges the forward_others rule looks up: from the bridges.
 		case plan.SetPublish, plan.SetPublishAny, plan.SetRoutedPorts:
 			read := w.publishElement
 			if s.Name == plan.SetRoutedPorts {
