@@ -1,10 +1,11 @@
 package kernel
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -122,23 +123,62 @@ func (n *Notifications) Close() error {
 	return err
 }
 
+// notifyRead is the receive buffer of a notification socket. The kernel
+// queues notifications in datagrams of at most a page or two; one larger
+// than this is truncated, and reported as EventLost.
+const notifyRead = 64 << 10
+
+// read decodes the socket's datagrams in place, in one reused buffer: a
+// flush, and every repair, of a table with 10,000 set elements is 10,000
+// notifications, which netlink.Conn.Receive would read twice (a peek for
+// the size, then the read) into new buffers and parse into new messages.
+// decode must not keep m.Data.
 func (n *Notifications) read(c *netlink.Conn, decode func(netlink.Message) (Event, bool)) {
 	defer n.wg.Done()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, notifyRead)
 	for {
-		msgs, err := c.Receive()
-		if err != nil {
-			if errors.Is(err, unix.ENOBUFS) {
-				// The kernel dropped notifications: say so, go on.
-				n.send(Event{Kind: EventLost})
-				continue
-			}
-			var errno syscall.Errno
-			if errors.As(err, &errno) && (errno == unix.EINTR || errno == unix.EAGAIN) {
-				continue
-			}
+		var nr, rflags int
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			nr, _, rflags, _, rerr = unix.Recvmsg(int(fd), buf, nil, unix.MSG_DONTWAIT)
+			return rerr != unix.EAGAIN
+		}); err != nil {
 			return // closed
 		}
-		for _, m := range msgs {
+		switch {
+		case rerr == unix.ENOBUFS:
+			// The kernel dropped notifications: say so, go on.
+			n.send(Event{Kind: EventLost})
+			continue
+		case rerr == unix.EINTR:
+			continue
+		case rerr != nil:
+			return
+		case rflags&unix.MSG_TRUNC != 0:
+			n.send(Event{Kind: EventLost})
+			continue
+		}
+		for b := buf[:nr]; len(b) >= unix.NLMSG_HDRLEN; {
+			l := int(binary.NativeEndian.Uint32(b))
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				n.send(Event{Kind: EventLost}) // malformed: the rest is unknown
+				break
+			}
+			m := netlink.Message{
+				Header: netlink.Header{
+					Length:   uint32(l),
+					Type:     netlink.HeaderType(binary.NativeEndian.Uint16(b[4:])),
+					Flags:    netlink.HeaderFlags(binary.NativeEndian.Uint16(b[6:])),
+					Sequence: binary.NativeEndian.Uint32(b[8:]),
+					PID:      binary.NativeEndian.Uint32(b[12:]),
+				},
+				Data: b[unix.NLMSG_HDRLEN:l],
+			}
+			b = b[min(nfwire.Align(l), len(b)):]
 			if ev, ok := decode(m); ok {
 				n.send(ev)
 			}
@@ -189,7 +229,7 @@ func (f *nftFilter) message(m netlink.Message) (Event, bool) {
 		// Every object message names its table in attribute 1
 		// (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE, NFTA_RULE_TABLE,
 		// NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, …).
-		if m.Data[0] == familyInet && tableOf(m.Data[4:]) == plan.TableName {
+		if m.Data[0] == familyInet && string(tableOf(m.Data[4:])) == plan.TableName {
 			f.relevant = true
 		}
 		return Event{}, false
@@ -213,15 +253,20 @@ func (f *nftFilter) message(m netlink.Message) (Event, bool) {
 	return ev, relevant && (f.self == 0 || m.Header.PID != f.self)
 }
 
-func tableOf(attrs []byte) string {
+// tableOf is the message's table name, not copied: it is compared once per
+// set element of a batch, and not kept.
+func tableOf(attrs []byte) []byte {
 	a := nfwire.Attrs{B: attrs}
 	for {
 		typ, d, ok := a.Next()
 		if !ok {
-			return ""
+			return nil
 		}
 		if typ == 1 {
-			return nfwire.CStr(d)
+			if i := bytes.IndexByte(d, 0); i >= 0 {
+				d = d[:i]
+			}
+			return d
 		}
 	}
 }
