@@ -46,15 +46,18 @@ const CommentForwardOthers = "firewall.forward_others"
 // switched the family's forwarding on.
 const switchedSuffix = ".switched_by_netctl"
 
-// forwardFamily is one IP family's forwarding switch. IPv4 only today; the
-// IPv6 twin is one more entry (net.ipv6.conf.all.forwarding, "ipv6").
+// forwardFamily is one IP family's forwarding switch: each family's rule
+// remembers its own switch, as ip_forward and ip6_forward are set apart.
 type forwardFamily struct {
 	key     string // the file's key for the sysctl
 	sysctl  string
 	nfproto string
 }
 
-var forwardFamilies = []forwardFamily{{"ip_forward", SysctlIPForward, "ipv4"}}
+var forwardFamilies = []forwardFamily{
+	{"ip_forward", SysctlIPForward, "ipv4"},
+	{"ip6_forward", SysctlIP6Forward, "ipv6"},
+}
 
 // comment is the comment, and so the address, of the family's rule.
 func (f forwardFamily) comment(switched bool) string {

@@ -72,10 +72,11 @@ func TestDecideForward(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ds := DecideForward(tc.desired, tc.live)
-			if len(ds) != 1 {
-				t.Fatalf("%d decisions, want 1 (IPv4)", len(ds))
+			i := slices.IndexFunc(ds, func(d ForwardDecision) bool { return d.Sysctl == SysctlIPForward })
+			if len(ds) != 2 || i < 0 {
+				t.Fatalf("decisions %+v, want one per family", ds)
 			}
-			d := ds[0]
+			d := ds[i]
 			if d.Switched != tc.switched || d.Verdict != tc.verdict {
 				t.Errorf("switched %v verdict %q, want %v %q", d.Switched, d.Verdict, tc.switched, tc.verdict)
 			}
@@ -237,5 +238,58 @@ func TestResolveSettlesForward(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, again) {
 		t.Errorf("Resolve of its own result differs:\n%+v\n%+v", got.Firewall, again.Firewall)
+	}
+}
+
+// TestDecideForwardIPv6: each family remembers its own switch; ip6_forward
+// switched on by netctl gets its own drop, and IPv4's decision is untouched.
+func TestDecideForwardIPv6(t *testing.T) {
+	desired := fwdState("", "", true)
+	desired.Sysctls[SysctlIP6Forward] = "1"
+	for _, tc := range []struct {
+		name     string
+		have     string // live ip6_forward
+		memory   bool   // the IPv6 rule remembers
+		switched bool
+		verdict  string
+		warning  string
+	}{
+		{"netctl switches ip6_forward on", "0", false, true, VerdictDrop, ""},
+		{"a later apply remembers", "1", true, true, VerdictDrop, ""},
+		{"already on", "1", false, false, "", "ip6_forward was already 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			live := fwdLive("", "")
+			live.Sysctls[SysctlIP6Forward] = tc.have
+			if tc.memory {
+				fwd := live.Firewall.Chain(ChainForward)
+				fwd.Rules = append(fwd.Rules, Rule{Comment: "firewall.forward_others.ipv6.switched_by_netctl", Match: []Match{{Key: KeyNFProto, Value: "ipv6"}}, Verdict: VerdictDrop})
+			}
+			var v4, v6 ForwardDecision
+			for _, d := range DecideForward(desired, live) {
+				switch d.Sysctl {
+				case SysctlIPForward:
+					v4 = d
+				case SysctlIP6Forward:
+					v6 = d
+				}
+			}
+			if v4.Switched || v4.Verdict != "" {
+				t.Errorf("IPv4 decision %+v, want none (ip_forward not in the file)", v4)
+			}
+			if v6.Switched != tc.switched || v6.Verdict != tc.verdict {
+				t.Errorf("IPv6: switched %v verdict %q, want %v %q", v6.Switched, v6.Verdict, tc.switched, tc.verdict)
+			}
+			if (tc.warning == "") != (v6.Warning == "") || !strings.Contains(v6.Warning, tc.warning) {
+				t.Errorf("IPv6 warning %q, want one with %q", v6.Warning, tc.warning)
+			}
+			r, ok := v6.Rule()
+			if want := tc.verdict != ""; ok != want {
+				t.Fatalf("IPv6 rule %v, want %v", ok, want)
+			}
+			if ok && (r.Match[0] != Match{Key: KeyNFProto, Value: "ipv6"}) {
+				t.Errorf("IPv6 rule matches %+v, want meta nfproto ipv6 first", r.Match)
+			}
+		})
 	}
 }

@@ -22,7 +22,7 @@ import (
 type File struct {
 	IPForward     *bool                   `yaml:"ip_forward,omitempty" doc:"net.ipv4.ip_forward: true sets it to 1, false to 0. Omitted, netctl leaves the sysctl alone."`
 	IP6Forward    *bool                   `yaml:"ip6_forward,omitempty" doc:"net.ipv6.conf.all.forwarding: true sets it to 1, false to 0. Omitted, netctl leaves the sysctl alone."`
-	ForwardOthers ForwardOthers           `yaml:"forward_others,omitempty" doc:"Forwarded traffic between interfaces that are not netctl's bridges: drop or accept (Docker's --ip-forward-no-drop). Omitted: dropped when netctl is the one that switches ip_forward from 0 to 1, as dockerd does; left alone when forwarding was already on."`
+	ForwardOthers ForwardOthers           `yaml:"forward_others,omitempty" doc:"Forwarded traffic between interfaces that are not netctl's bridges: drop or accept (Docker's --ip-forward-no-drop). Omitted: dropped, per family, when netctl is the one that switches ip_forward (or ip6_forward) from 0 to 1, as dockerd does; left alone when forwarding was already on."`
 	Firewall      *bool                   `yaml:"firewall,omitempty" default:"true" doc:"Docker's --iptables. false: netctl writes no firewall at all (then icc: false, masquerade, allowed_sources and links are refused)."`
 	Bridges       Map[IfName, FileBridge] `yaml:"bridges,omitempty" doc:"The bridges netctl manages, by Linux interface name: Docker's default bridge (docker0) and user-defined networks."`
 }

@@ -225,8 +225,7 @@ func TestRepairFailureIsLoggedAndRetried(t *testing.T) {
 // still repaired, and a reload repairs it again.
 func TestSuppressionStopsTheFight(t *testing.T) {
 	desired := desiredOf(t, "../examples/icc-links.yaml")
-	var h *harness
-	h = newHarness(t, true, func() (plan.State, error) { return clone(desired), nil })
+	h := newHarness(t, true, func() (plan.State, error) { return clone(desired), nil })
 	for i := range 20 {
 		h.clk.t = h.clk.t.Add(time.Second)
 		h.k.live.Firewall = nil
