@@ -42,6 +42,10 @@ type Event struct {
 	// Name is the link's name (link events, and IPv4 addresses' label);
 	// "" when the notification does not say.
 	Name string
+	// Port: a new or changed link that has a master, a bridge port (a
+	// container's veth attached): on a bridge with publications its
+	// hairpin flag is netctl's to set.
+	Port bool
 	// PID and Comm name the process that committed an nftables batch.
 	PID  uint32
 	Comm string
@@ -294,8 +298,11 @@ func routeEvent(m netlink.Message) (Event, bool) {
 		if !ok {
 			break
 		}
-		if typ == unix.IFLA_IFNAME {
+		switch {
+		case typ == unix.IFLA_IFNAME:
 			ev.Name = nfwire.CStr(d)
+		case kind == EventLink && m.Header.Type == unix.RTM_NEWLINK && typ == unix.IFLA_MASTER:
+			ev.Port = len(d) >= 4 && binary.NativeEndian.Uint32(d) != 0
 		}
 	}
 	return ev, true

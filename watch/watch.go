@@ -27,6 +27,9 @@ type Trigger struct {
 	Name string
 	// Who committed an nftables change ("nft (pid 1234)").
 	Who string
+	// Port: a link notification of a bridge port (a link with a master)
+	// appearing or changing.
+	Port bool
 }
 
 // Planner is what the loop needs of the kernel and the transaction.
@@ -134,7 +137,7 @@ func (w *Watcher) Run(ctx context.Context, events <-chan Trigger, reload <-chan 
 		case <-burst:
 			burst = nil
 			Drain(events, &pending)
-			if t, ok := pending.Trigger(w.bridgeNames()); ok {
+			if t, ok := pending.Trigger(w.bridgeNames(), w.portsMatter()); ok {
 				w.Check(t)
 			}
 			pending = Burst{}
@@ -160,6 +163,7 @@ type Burst struct {
 	Links []string // link names seen, at most burstNames
 	Other *Trigger // the first notification that needs no name check
 	Named int      // notifications about a named link past burstNames
+	Port  *Trigger // the first notification of a bridge port
 }
 
 const burstNames = 16
@@ -167,6 +171,10 @@ const burstNames = 16
 // Add counts ev into the burst.
 func (b *Burst) Add(ev Trigger) {
 	b.N++
+	if ev.Port && b.Port == nil {
+		t := ev
+		b.Port = &t
+	}
 	if (ev.Kind == "link" || ev.Kind == "address") && ev.Name != "" {
 		if len(b.Links) < burstNames {
 			if !slices.Contains(b.Links, ev.Name) {
@@ -185,10 +193,15 @@ func (b *Burst) Add(ev Trigger) {
 
 // Trigger says whether the burst is worth a plan: a notification about the
 // firewall, an unnamed one, one dropped, or a link that is (or is named as)
-// one of netctl's bridges. Links of containers coming and going are not.
-func (b *Burst) Trigger(bridges map[string]bool) (Trigger, bool) {
+// one of netctl's bridges. Links of containers coming and going are not,
+// unless ports matter: a bridge of the file has publications, so a port
+// that joins needs its hairpin flag (plan/ports.go).
+func (b *Burst) Trigger(bridges map[string]bool, ports bool) (Trigger, bool) {
 	if b.Other != nil {
 		return *b.Other, true
+	}
+	if ports && b.Port != nil {
+		return *b.Port, true
 	}
 	if b.Named > 0 {
 		return Trigger{Kind: "link"}, true // too many names kept: look
@@ -214,6 +227,17 @@ func Drain(events <-chan Trigger, b *Burst) {
 			return
 		}
 	}
+}
+
+// portsMatter: some bridge of the file has publications, so its ports
+// carry the hairpin flag and a port that joins is drift to look at.
+func (w *Watcher) portsMatter() bool {
+	for _, b := range w.desired.Bridges {
+		if b.Hairpin {
+			return true
+		}
+	}
+	return false
 }
 
 // bridgeNames are the bridges a link notification may concern: those of the

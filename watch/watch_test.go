@@ -330,13 +330,16 @@ func TestBurst(t *testing.T) {
 		{"an address without a label (IPv6)", []Trigger{{Kind: "address"}}, true},
 		{"nftables", []Trigger{{Kind: "nftables"}}, true},
 		{"notifications lost", []Trigger{{Kind: "lost"}}, true},
+		{"a port joins, no publications", []Trigger{{Kind: "link", Name: "veth1", Port: true}}, false},
+		{"a port joins, publications", []Trigger{{Kind: "link", Name: "veth1", Port: true}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b Burst
 			for _, ev := range tc.events {
 				b.Add(ev)
 			}
-			if _, got := b.Trigger(bridges); got != tc.want {
+			ports := tc.name == "a port joins, publications" // a bridge of the file publishes ports
+			if _, got := b.Trigger(bridges, ports); got != tc.want {
 				t.Fatalf("Trigger = %v, want %v", got, tc.want)
 			}
 		})
@@ -358,7 +361,7 @@ func TestBurstIsBounded(t *testing.T) {
 	if b.N != 100_000 || len(b.Links) > burstNames {
 		t.Fatalf("N=%d links kept=%d", b.N, len(b.Links))
 	}
-	if _, ok := b.Trigger(map[string]bool{"docker0": true}); !ok {
+	if _, ok := b.Trigger(map[string]bool{"docker0": true}, false); !ok {
 		t.Fatal("past burstNames names a burst must be looked at")
 	}
 }

@@ -117,7 +117,7 @@ func runWatch(f *watchFlags) error {
 	go func() {
 		defer close(events)
 		for ev := range notes.C {
-			t := watch.Trigger{Kind: string(ev.Kind), Name: ev.Name}
+			t := watch.Trigger{Kind: string(ev.Kind), Name: ev.Name, Port: ev.Port}
 			if ev.PID != 0 {
 				t.Who = ev.Comm + " (pid " + strconv.Itoa(int(ev.PID)) + ")"
 			}
