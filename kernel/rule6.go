@@ -263,50 +263,12 @@ func invert(b []byte) []byte {
 // linkTuple6 decodes ip6 saddr . ip6 daddr . meta l4proto . th dport @set:
 // 16-byte fields take four 32-bit registers each.
 func (d *decoder) linkTuple6(saddr *expr.Payload) (plan.Match, bool) {
-	if !isLoad(saddr, expr.PayloadBaseNetworkHeader, offsetSAddr6, ipv6AddrBytes) {
-		return plan.Match{}, false
-	}
-	base := saddr.DestRegister
-	daddr, ok := d.at(1).(*expr.Payload)
-	if !ok || !isLoad(daddr, expr.PayloadBaseNetworkHeader, offsetDAddr6, ipv6AddrBytes) || !regAt(daddr.DestRegister, base, 4) {
-		return plan.Match{}, false
-	}
-	proto, ok := d.at(2).(*expr.Meta)
-	if !ok || proto.Key != expr.MetaKeyL4PROTO || proto.SourceRegister || !regAt(proto.Register, base, 8) {
-		return plan.Match{}, false
-	}
-	n := 3
-	if bo, ok := d.at(3).(*expr.Byteorder); ok {
-		if !sameReg(bo.SourceRegister, proto.Register) || !sameReg(bo.DestRegister, proto.Register) ||
-			bo.Op != expr.ByteorderHton || bo.Len != 1 || bo.Size != 2 {
-			return plan.Match{}, false
-		}
-		n = 4
-	}
-	dport, ok := d.at(n).(*expr.Payload)
-	if !ok || !isLoad(dport, expr.PayloadBaseTransportHeader, offsetDPort, 2) || !regAt(dport.DestRegister, base, 9) {
-		return plan.Match{}, false
-	}
-	lk, ok := d.at(n + 1).(*expr.Lookup)
-	if !ok || !sameReg(lk.SourceRegister, base) || lk.IsDestRegSet || lk.DestRegister != 0 {
-		return plan.Match{}, false
-	}
-	d.i += n + 2
-	return plan.Match{Key: plan.KeyLinkTuple6, Negate: lk.Invert, Value: "@" + lk.SetName}, true
+	return d.linkTupleOf(saddr, family6)
 }
 
 // sourceTuple6 decodes oifname . ip6 saddr @set.
 func (d *decoder) sourceTuple6(oif *expr.Meta) (plan.Match, bool) {
-	saddr, ok := d.at(1).(*expr.Payload)
-	if !ok || !isLoad(saddr, expr.PayloadBaseNetworkHeader, offsetSAddr6, ipv6AddrBytes) || !regAt(saddr.DestRegister, oif.Register, ifnameSize/4) {
-		return plan.Match{}, false
-	}
-	lk, ok := d.at(2).(*expr.Lookup)
-	if !ok || !sameReg(lk.SourceRegister, oif.Register) || lk.IsDestRegSet || lk.DestRegister != 0 {
-		return plan.Match{}, false
-	}
-	d.i += 3
-	return plan.Match{Key: plan.KeySourceTuple6, Negate: lk.Invert, Value: "@" + lk.SetName}, true
+	return d.sourceTupleOf(oif, family6)
 }
 
 // usesIP reports whether a match key implies an address family (and so

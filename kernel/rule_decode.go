@@ -301,18 +301,38 @@ func (d *decoder) match() (plan.Match, bool) {
 	return plan.Match{}, false
 }
 
+// tupleFamily is what an address family changes in a set lookup's tuple:
+// where the addresses sit in the network header, their size, and the match
+// keys of the link and source tuples.
+type tupleFamily struct {
+	saddr, daddr, size uint32
+	link, source       plan.MatchKey
+}
+
+var (
+	family4 = tupleFamily{offsetSAddr, offsetDAddr, 4, plan.KeyLinkTuple, plan.KeySourceTuple}
+	family6 = tupleFamily{offsetSAddr6, offsetDAddr6, ipv6AddrBytes, plan.KeyLinkTuple6, plan.KeySourceTuple6}
+)
+
 // linkTuple decodes ip saddr . ip daddr . meta l4proto . th dport @set.
 func (d *decoder) linkTuple(saddr *expr.Payload) (plan.Match, bool) {
-	if !isLoad(saddr, expr.PayloadBaseNetworkHeader, offsetSAddr, 4) {
+	return d.linkTupleOf(saddr, family4)
+}
+
+// linkTupleOf decodes saddr . daddr . meta l4proto . th dport @set of a
+// family: each field starts at the register after the previous one's last
+// (an address takes size/4 32-bit registers).
+func (d *decoder) linkTupleOf(saddr *expr.Payload, f tupleFamily) (plan.Match, bool) {
+	if !isLoad(saddr, expr.PayloadBaseNetworkHeader, f.saddr, f.size) {
 		return plan.Match{}, false
 	}
-	base := saddr.DestRegister
+	base, words := saddr.DestRegister, int(f.size/4)
 	daddr, ok := d.at(1).(*expr.Payload)
-	if !ok || !isLoad(daddr, expr.PayloadBaseNetworkHeader, offsetDAddr, 4) || !regAt(daddr.DestRegister, base, 1) {
+	if !ok || !isLoad(daddr, expr.PayloadBaseNetworkHeader, f.daddr, f.size) || !regAt(daddr.DestRegister, base, words) {
 		return plan.Match{}, false
 	}
 	proto, ok := d.at(2).(*expr.Meta)
-	if !ok || proto.Key != expr.MetaKeyL4PROTO || proto.SourceRegister || !regAt(proto.Register, base, 2) {
+	if !ok || proto.Key != expr.MetaKeyL4PROTO || proto.SourceRegister || !regAt(proto.Register, base, 2*words) {
 		return plan.Match{}, false
 	}
 	n := 3
@@ -324,7 +344,7 @@ func (d *decoder) linkTuple(saddr *expr.Payload) (plan.Match, bool) {
 		n = 4
 	}
 	dport, ok := d.at(n).(*expr.Payload)
-	if !ok || !isLoad(dport, expr.PayloadBaseTransportHeader, offsetDPort, 2) || !regAt(dport.DestRegister, base, 3) {
+	if !ok || !isLoad(dport, expr.PayloadBaseTransportHeader, offsetDPort, 2) || !regAt(dport.DestRegister, base, 2*words+1) {
 		return plan.Match{}, false
 	}
 	lk, ok := d.at(n + 1).(*expr.Lookup)
@@ -332,13 +352,18 @@ func (d *decoder) linkTuple(saddr *expr.Payload) (plan.Match, bool) {
 		return plan.Match{}, false
 	}
 	d.i += n + 2
-	return plan.Match{Key: plan.KeyLinkTuple, Negate: lk.Invert, Value: "@" + lk.SetName}, true
+	return plan.Match{Key: f.link, Negate: lk.Invert, Value: "@" + lk.SetName}, true
 }
 
 // sourceTuple decodes oifname . ip saddr @set.
 func (d *decoder) sourceTuple(oif *expr.Meta) (plan.Match, bool) {
+	return d.sourceTupleOf(oif, family4)
+}
+
+// sourceTupleOf decodes oifname . saddr @set of a family.
+func (d *decoder) sourceTupleOf(oif *expr.Meta, f tupleFamily) (plan.Match, bool) {
 	saddr, ok := d.at(1).(*expr.Payload)
-	if !ok || !isLoad(saddr, expr.PayloadBaseNetworkHeader, offsetSAddr, 4) || !regAt(saddr.DestRegister, oif.Register, ifnameSize/4) {
+	if !ok || !isLoad(saddr, expr.PayloadBaseNetworkHeader, f.saddr, f.size) || !regAt(saddr.DestRegister, oif.Register, ifnameSize/4) {
 		return plan.Match{}, false
 	}
 	lk, ok := d.at(2).(*expr.Lookup)
@@ -346,7 +371,7 @@ func (d *decoder) sourceTuple(oif *expr.Meta) (plan.Match, bool) {
 		return plan.Match{}, false
 	}
 	d.i += 3
-	return plan.Match{Key: plan.KeySourceTuple, Negate: lk.Invert, Value: "@" + lk.SetName}, true
+	return plan.Match{Key: f.source, Negate: lk.Invert, Value: "@" + lk.SetName}, true
 }
 
 // ifnameFromCmp reads the operand of an interface name comparison: the name
