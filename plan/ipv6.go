@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/netctl/netctl/schema"
 )
@@ -232,16 +233,7 @@ func cutSuffix(s, suffix string) (string, bool) {
 
 // sortedSets sorts sets by name, the order Read returns them in.
 func sortedSets(sets []Set) []Set {
-	slices.SortFunc(sets, func(a, b Set) int { return cmpString(a.Name, b.Name) })
+	slices.SortFunc(sets, func(a, b Set) int { return strings.Compare(a.Name, b.Name) })
 	return sets
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

@@ -293,22 +293,13 @@ func outermost(ps []netip.Prefix) []netip.Prefix {
 // sortChains and sortSets put chains and sets in name order, as Read
 // returns them.
 func sortChains(cs []Chain) {
-	slices.SortFunc(cs, func(a, b Chain) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(cs, func(a, b Chain) int { return strings.Compare(a.Name, b.Name) })
 }
 
 func sortSets(ss []Set) {
-	slices.SortFunc(ss, func(a, b Set) int { return compareStrings(a.Name, b.Name) })
+	slices.SortFunc(ss, func(a, b Set) int { return strings.Compare(a.Name, b.Name) })
 }
 
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 // publishPart returns the publication that ends a publication's address
 // ("8080:80/tcp"), or "": a -p string holds no ".publish.".
