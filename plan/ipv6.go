@@ -236,4 +236,3 @@ func sortedSets(sets []Set) []Set {
 	slices.SortFunc(sets, func(a, b Set) int { return strings.Compare(a.Name, b.Name) })
 	return sets
 }
-

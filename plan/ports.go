@@ -300,7 +300,6 @@ func sortSets(ss []Set) {
 	slices.SortFunc(ss, func(a, b Set) int { return strings.Compare(a.Name, b.Name) })
 }
 
-
 // publishPart returns the publication that ends a publication's address
 // ("8080:80/tcp"), or "": a -p string holds no ".publish.".
 func publishPart(addr string) string {
