@@ -164,19 +164,10 @@ func (d *decoder) portsMatch() (plan.Match, bool) {
 		d.i += 2
 		return plan.Match{Key: plan.KeyFibDAddrType, Value: "local"}, true
 	case *expr.Ct:
-		if e.SourceRegister || e.Key != expr.CtKeySTATUS || e.Direction != 0 {
+		mask, ok := d.ctMask(e, expr.CtKeySTATUS)
+		if !ok {
 			break
 		}
-		bw, ok := d.at(1).(*expr.Bitwise)
-		if !ok || !sameReg(bw.SourceRegister, e.Register) || !sameReg(bw.DestRegister, e.Register) ||
-			bw.Len != 4 || len(bw.Mask) != 4 || !bytes.Equal(bw.Xor, []byte{0, 0, 0, 0}) {
-			break
-		}
-		c, ok := d.at(2).(*expr.Cmp)
-		if !ok || c.Op != expr.CmpOpNeq || !sameReg(c.Register, e.Register) || !bytes.Equal(c.Data, []byte{0, 0, 0, 0}) {
-			break
-		}
-		mask := binary.NativeEndian.Uint32(bw.Mask)
 		for _, s := range ctStatuses {
 			if mask == s.bit {
 				d.i += 3

@@ -272,19 +272,10 @@ func (d *decoder) match() (plan.Match, bool) {
 		return plan.Match{Key: key, Negate: c.Op == expr.CmpOpNeq, Value: v}, true
 
 	case *expr.Ct:
-		if e.SourceRegister || e.Key != expr.CtKeySTATE || e.Direction != 0 {
+		mask, ok := d.ctMask(e, expr.CtKeySTATE)
+		if !ok {
 			break
 		}
-		bw, ok := d.at(1).(*expr.Bitwise)
-		if !ok || !sameReg(bw.SourceRegister, e.Register) || !sameReg(bw.DestRegister, e.Register) ||
-			bw.Len != 4 || len(bw.Mask) != 4 || !bytes.Equal(bw.Xor, []byte{0, 0, 0, 0}) {
-			break
-		}
-		c, ok := d.at(2).(*expr.Cmp)
-		if !ok || c.Op != expr.CmpOpNeq || !sameReg(c.Register, e.Register) || !bytes.Equal(c.Data, []byte{0, 0, 0, 0}) {
-			break
-		}
-		mask := binary.NativeEndian.Uint32(bw.Mask)
 		var names []string
 		for _, s := range ctStates {
 			if mask&s.bit != 0 {
@@ -313,6 +304,24 @@ var (
 	family4 = tupleFamily{offsetSAddr, offsetDAddr, 4, plan.KeyLinkTuple, plan.KeySourceTuple}
 	family6 = tupleFamily{offsetSAddr6, offsetDAddr6, ipv6AddrBytes, plan.KeyLinkTuple6, plan.KeySourceTuple6}
 )
+
+// ctMask decodes `ct KEY & MASK != 0` (ct state, ct status): the three
+// expressions nft writes for a bit test, and the mask.
+func (d *decoder) ctMask(e *expr.Ct, key expr.CtKey) (uint32, bool) {
+	if e.SourceRegister || e.Key != key || e.Direction != 0 {
+		return 0, false
+	}
+	bw, ok := d.at(1).(*expr.Bitwise)
+	if !ok || !sameReg(bw.SourceRegister, e.Register) || !sameReg(bw.DestRegister, e.Register) ||
+		bw.Len != 4 || len(bw.Mask) != 4 || !bytes.Equal(bw.Xor, []byte{0, 0, 0, 0}) {
+		return 0, false
+	}
+	c, ok := d.at(2).(*expr.Cmp)
+	if !ok || c.Op != expr.CmpOpNeq || !sameReg(c.Register, e.Register) || !bytes.Equal(c.Data, []byte{0, 0, 0, 0}) {
+		return 0, false
+	}
+	return binary.NativeEndian.Uint32(bw.Mask), true
+}
 
 // linkTuple decodes ip saddr . ip daddr . meta l4proto . th dport @set.
 func (d *decoder) linkTuple(saddr *expr.Payload) (plan.Match, bool) {
