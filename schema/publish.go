@@ -32,9 +32,13 @@ const (
 // GatewayModes are the modes a bridge may name, the default first.
 var GatewayModes = []string{GatewayNAT, GatewayRouted, GatewayNATUnprotected}
 
-// Publish is one published port range of a container: HostAddr (invalid:
-// every host address, Docker's 0.0.0.0) ports Host… reach the container's
-// ports Container…, one to one.
+// Publish is one published port range of a container: HostAddr ports
+// Host… reach the container's ports Container…, one to one. HostAddr, as
+// Docker reads -p: invalid (no address written) is every host address of
+// both families (IPv6 only when the container has address6); 0.0.0.0 every
+// IPv4 address; :: every IPv6 address; otherwise that one address.
+// AllowedSources of one family admit clients of that family only: a
+// publication on both families whose sources are all IPv4 has no IPv6 side.
 type Publish struct {
 	HostAddr       netip.Addr
 	Proto          string
@@ -43,12 +47,44 @@ type Publish struct {
 	AllowedSources []netip.Prefix
 }
 
+// OnIPv4 reports whether the publication takes IPv4 host addresses.
+func (p Publish) OnIPv4() bool { return !p.HostAddr.IsValid() || p.HostAddr.Is4() }
+
+// OnIPv6 reports whether the publication takes IPv6 host addresses (when
+// its container has address6).
+func (p Publish) OnIPv6() bool { return !p.HostAddr.IsValid() || p.HostAddr.Is6() }
+
+// AnyHostAddr reports whether the publication takes every host address of
+// its families (none written, 0.0.0.0 or ::).
+func (p Publish) AnyHostAddr() bool { return !p.HostAddr.IsValid() || p.HostAddr.IsUnspecified() }
+
+// Sources returns the allowed sources of one family (4 or 6): nil and
+// true when the publication lists none (every client), nil and false when
+// it lists sources of the other family only (no client of this one).
+func (p Publish) Sources(family int) ([]netip.Prefix, bool) {
+	if len(p.AllowedSources) == 0 {
+		return nil, true
+	}
+	var out []netip.Prefix
+	for _, s := range p.AllowedSources {
+		if s.Addr().Is4() == (family == 4) {
+			out = append(out, s)
+		}
+	}
+	return out, len(out) > 0
+}
+
 // String is the publication in canonical -p form, as the file item's
 // address and the element comments name it: 8080:80/tcp,
-// 127.0.0.1:5432:5432/tcp, 8000-8010:8000-8010/udp.
+// 127.0.0.1:5432:5432/tcp, [2001:db8::1]:8080:80/tcp, 8000-8010:8000-8010/udp.
 func (p Publish) String() string {
 	var b strings.Builder
-	if p.HostAddr.IsValid() {
+	switch {
+	case p.HostAddr.Is6():
+		b.WriteByte('[')
+		b.WriteString(p.HostAddr.String())
+		b.WriteString("]:")
+	case p.HostAddr.IsValid():
 		b.WriteString(p.HostAddr.String())
 		b.WriteByte(':')
 	}
