@@ -655,6 +655,7 @@ func checkDualStackExample(t *testing.T, e *env) []testnet.Probe {
 	testnet.Expect(t, e.withControls(src[0])...)
 	testnet.Expect(t, e.withControls6(src[1:]...)...)
 	blocked = append(blocked, src...)
+	checkDualStackPublication(t, e, web80v4, web80)
 
 	// No NAT66; IPv4 masqueraded.
 	out6, out4 := e.ListenOutside(t, "tcp", outside6A, 443), e.ListenOutside(t, "tcp", outsideC, 443)
