@@ -261,6 +261,12 @@ bridges:
 
 	e.apply(cfg("nat-unprotected"))
 	testnet.Expect(t, outA.Reaches(l80), outA.Reaches(l81), via(outA, l80, hostExt6A, 8080, true))
+	// Only connections to the host's own addresses are translated (fib
+	// daddr type local): one routed to the container's port 8080 reaches
+	// that port, not the publication's container port 80.
+	l8080 := web.Listen6(t, "tcp", 8080)
+	testnet.Expect(t, outA.Reaches(l8080))
+	wantPeer(t, l8080, outside6A)
 }
 
 // TestIPv6PublishedPortsBridgeSources: the bridge's allowed_sources restrict
