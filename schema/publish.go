@@ -312,7 +312,15 @@ func (p *parser) publications(n *node, path fieldPath) []publishSrc {
 	return out
 }
 
+// unquoted6 says how to write an IPv6 publication that YAML read as a
+// list: unquoted, [2001:db8::1]:8080:80 starts a flow sequence.
+const unquoted6 = `an IPv6 publication must be quoted, e.g. "[2001:db8::1]:8080:80" (unquoted, YAML reads [...] as a list)`
+
 func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
+	if n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Kind == yaml.SequenceNode {
+		p.add(n, path, "expected a publication such as 8080:80, got %s: %s", describe(n), unquoted6)
+		return publishSrc{}, false
+	}
 	if n.Kind == yaml.MappingNode {
 		mark := len(p.entries)
 		defer p.release(mark)

@@ -202,3 +202,25 @@ func TestPublishPattern(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParsePublish: no -p string makes ParsePublish panic, and what it
+// accepts reads back from its String as itself.
+func FuzzParsePublish(f *testing.F) {
+	for _, s := range []string{"8080:80", "0.0.0.0:8080:80/udp", "127.0.0.1:1-2:3-4/sctp", "[2001:db8::1]:8080:80", "[::]:8080:80",
+		"2001:db8::1:8080:80", "[::1]:80:80", "[fe80::1%eth0]:80:80", "[::ffff:1.2.3.4]:1:1", "[[::]]:1:1", "[::]:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParsePublish(s)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatalf("%q: empty error", s)
+			}
+			return
+		}
+		again, err := ParsePublish(p.String())
+		if err != nil || !reflect.DeepEqual(again, p) {
+			t.Fatalf("%q = %+v; its String %q reads back as %+v, %v", s, p, p.String(), again, err)
+		}
+	})
+}
