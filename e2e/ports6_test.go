@@ -173,8 +173,8 @@ func TestIPv6PublishedPorts(t *testing.T) {
 		e.nft("delete", "element", "inet", "netctl", "publish6", "{ "+key+" }")
 		testnet.Expect(t, e.withControls6(via(outA, l[80], hostExt6A, 8080, true), via(outA, l[83], hostExt6A, 8083, false))...)
 		out, code := e.plan(path)
-		if code != 2 || !strings.Contains(out, "8083") {
-			t.Errorf("plan after deleting the publish6 element exited %d, want 2 naming [2001:db8:100::1]:8083:83:\n%s", code, out)
+		if item := "bridge.docker0.container.web.publish.[2001:db8:100::1]:8083:83/tcp"; code != 2 || !strings.Contains(out, item) {
+			t.Errorf("plan after deleting the publish6 element exited %d, want 2 naming %s:\n%s", code, item, out)
 		}
 		e.applyFile(path)
 		testnet.Expect(t, via(outA, l[83], hostExt6A, 8083, true), via(outA, l[80], hostExt6A, 8080, true))
