@@ -281,11 +281,8 @@ type publishSrc struct {
 	pub  Publish
 	node *node // the -p string
 	path fieldPath
-	// sources are the publication's own allowed_sources, srcNode their
-	// list (nil when not written).
+	// sources are the publication's own allowed_sources.
 	sources []sourceSrc
-	srcNode *node
-	srcPath fieldPath
 	// where names the container for messages: container "web" of bridge "docker0".
 	bridge, container string
 }
@@ -328,8 +325,6 @@ func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
 		var ps publishSrc
 		portOK, seen := false, false
 		var sources []sourceSrc
-		var srcNode *node
-		var srcPath fieldPath
 		for _, e := range entries {
 			if e.val == nil {
 				seen = seen || e.name == "port"
@@ -348,7 +343,6 @@ func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
 				if !ok {
 					continue
 				}
-				srcNode, srcPath = e.val, e.path
 				if len(items) == 0 {
 					p.add(e.val, e.path, "empty: nobody could reach this port; leave allowed_sources out to allow every source")
 				}
@@ -373,7 +367,7 @@ func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
 		for _, s := range sources {
 			ps.pub.AllowedSources = append(ps.pub.AllowedSources, s.prefix)
 		}
-		ps.path, ps.sources, ps.srcNode, ps.srcPath = path, sources, srcNode, srcPath
+		ps.path, ps.sources = path, sources
 		return ps, true
 	}
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!int") {
@@ -447,18 +441,17 @@ func (p *parser) publishFamilies(bs *bridgeSrc) {
 			if pub.HostAddr.Is6() && !has6 {
 				p.add(ps.node, ps.path, "%s is published on %s, but container %q has no address6: nothing receives it", spec, hostAddrName(pub.HostAddr), cs.c.Name)
 			}
-			all6 := len(ps.sources) > 0
 			for _, s := range ps.sources {
 				switch is4 := s.prefix.Addr().Is4(); {
 				case is4 && !pub.OnIPv4():
 					p.add(s.node, s.path, "%s is an IPv4 source, but %s is published on IPv6 only: it admits nothing", s.node.Value, spec)
 				case !is4 && !pub.OnIPv6():
 					p.add(s.node, s.path, "%s is an IPv6 source, but %s is published on IPv4 only: it admits nothing", s.node.Value, spec)
+				case !is4 && !has6:
+					// As a bridge's IPv6 sources need address6: an entry
+					// that admits nobody is a mistake, not a no-op.
+					p.add(s.node, s.path, "%s is an IPv6 source, but container %q has no address6, so %s is published on IPv4 only: it admits nothing", s.node.Value, cs.c.Name, spec)
 				}
-				all6 = all6 && !s.prefix.Addr().Is4()
-			}
-			if all6 && !pub.HostAddr.IsValid() && !has6 {
-				p.add(ps.srcNode, ps.srcPath, "every source is IPv6, but container %q has no address6, so %s is published on IPv4 only: it admits nothing", cs.c.Name, spec)
 			}
 		}
 	}
