@@ -2,13 +2,13 @@ package kernel
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/plan"
+	"github.com/netctl/netctl/schema"
 )
 
 // withPublish6 adds to fw the IPv6 objects of published ports as
@@ -85,76 +85,82 @@ func withPublish6(fw *plan.Firewall, extra int) *plan.Firewall {
 	return out
 }
 
+// dualStackPublishFile publishes web's port 80 on every address of both
+// families of a dual-stack bridge (the IPv6 forms the schema accepts so
+// far).
+const dualStackPublishFile = `bridges:
+  docker0:
+    address: 172.17.0.1/16
+    address6: fd00:17::1/64
+    containers:
+      web:
+        address: 172.17.0.2
+        address6: "fd00:17::2"
+        publish: ["8080:80", "9000-9001:90-91/udp", {port: "8443:443", allowed_sources: [203.0.113.0/24]}]
+`
+
 // TestPublish6RoundTrip writes the IPv6 maps, set and rules of published
 // ports next to the IPv4 ones, reads them back as written, checks nft
 // prints them as netctl means them, and that what nft writes for that text
-// reads back the same (netctl encodes as nft does).
+// reads back the same (netctl encodes as nft does); the same for what
+// plan makes of a dual-stack file.
 func TestPublish6RoundTrip(t *testing.T) {
 	requireNft(t)
-	h, ns := openNS(t)
-	want := withPublish6(publishFirewall(t, 0), 0)
-	if err := h.SyncFirewall(nil, want); err != nil {
-		t.Fatal(err)
-	}
-	live := read(t, h, plan.Scope{}).Firewall
-	mustEqual(t, "created", want, live)
+	t.Run("every object", func(t *testing.T) {
+		want := withPublish6(publishFirewall(t, 0), 0)
+		h, ns, live, out := writeFirewall(t, want)
+		wantListed(t, out, []string{
+			"map publish6 {",
+			"type ipv6_addr . ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service",
+			"map publish_any6 {",
+			"type inet_proto . inet_service : ipv6_addr . inet_service",
+			"set routed_ports6 {",
+			`tcp . 8080 comment "bridge.docker0.container.web.publish.8080:80/tcp" : fd00:17::2 . 80`,
+			`2001:db8:100::/48 . ::/0 . tcp . 8443 comment "bridge.docker0.container.web.publish.8443:443/tcp" : fd00:17::2 . 443`,
+			`::/0 . 2001:db8::1 . udp . 53 comment "bridge.docker0.container.web.publish.[2001:db8::1]:53:53/udp" : fd00:17::2 . 53`,
+			`fib daddr type local dnat ip6 to ip6 saddr . ip6 daddr . meta l4proto . tcp dport map @publish6 comment "firewall.publish6.tcp"`,
+			`fib daddr type local dnat ip6 to meta l4proto . udp dport map @publish_any6 comment "firewall.publish_any6.udp"`,
+			`fib daddr type local dnat ip6 to meta l4proto . sctp dport map @publish_any6 comment "firewall.publish_any6.sctp.host"`,
+			`iifname != "br-routed" oifname "br-routed" ip6 saddr . ip6 daddr . meta l4proto . th dport @routed_ports6 accept comment "bridge.br-routed.routed6"`,
+			`2001:db8:100::/48 . fd00:10::2 . udp . 91 comment "bridge.br-routed.container.app.publish.9091:91/udp"`,
+			// The IPv4 twins are unchanged next to them.
+			`fib daddr type local dnat ip to ip saddr . ip daddr . meta l4proto . tcp dport map @publish comment "firewall.publish.tcp"`,
+			`fib daddr type local dnat ip to meta l4proto . tcp dport map @publish_any comment "firewall.publish_any.tcp"`,
+		})
+		mustEqual(t, "table written by nft", want, nftRewrite(t, out))
 
-	out := nstest.Exec(t, ns, "nft", "list", "table", "inet", "netctl")
-	for _, s := range []string{
-		"map publish6 {",
-		"type ipv6_addr . ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service",
-		"map publish_any6 {",
-		"type inet_proto . inet_service : ipv6_addr . inet_service",
-		"set routed_ports6 {",
-		`tcp . 8080 comment "bridge.docker0.container.web.publish.8080:80/tcp" : fd00:17::2 . 80`,
-		`2001:db8:100::/48 . ::/0 . tcp . 8443 comment "bridge.docker0.container.web.publish.8443:443/tcp" : fd00:17::2 . 443`,
-		`::/0 . 2001:db8::1 . udp . 53 comment "bridge.docker0.container.web.publish.[2001:db8::1]:53:53/udp" : fd00:17::2 . 53`,
-		`fib daddr type local dnat ip6 to ip6 saddr . ip6 daddr . meta l4proto . tcp dport map @publish6 comment "firewall.publish6.tcp"`,
-		`fib daddr type local dnat ip6 to meta l4proto . udp dport map @publish_any6 comment "firewall.publish_any6.udp"`,
-		`fib daddr type local dnat ip6 to meta l4proto . sctp dport map @publish_any6 comment "firewall.publish_any6.sctp.host"`,
-		`iifname != "br-routed" oifname "br-routed" ip6 saddr . ip6 daddr . meta l4proto . th dport @routed_ports6 accept comment "bridge.br-routed.routed6"`,
-		`2001:db8:100::/48 . fd00:10::2 . udp . 91 comment "bridge.br-routed.container.app.publish.9091:91/udp"`,
-		// The IPv4 twins are unchanged next to them.
-		`fib daddr type local dnat ip to ip saddr . ip daddr . meta l4proto . tcp dport map @publish comment "firewall.publish.tcp"`,
-		`fib daddr type local dnat ip to meta l4proto . tcp dport map @publish_any comment "firewall.publish_any.tcp"`,
-	} {
-		if !strings.Contains(out, s) {
-			t.Errorf("nft list lacks %q", s)
+		// One more port is one element; removing it takes it away again.
+		more := withPublish6(publishFirewall(t, 0), 1)
+		if err := h.SyncFirewall(live, more); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if t.Failed() {
-		t.Logf("nft list table inet netctl:\n%s", out)
-	}
-
-	// What nft writes for its own listing decodes to the same state.
-	h2, ns2 := openNS(t)
-	f, err := os.CreateTemp(t.TempDir(), "ruleset")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(out); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	nstest.Exec(t, ns2, "nft", "-f", f.Name())
-	mustEqual(t, "table written by nft", want, read(t, h2, plan.Scope{}).Firewall)
-
-	// One more port is one element; removing it takes it away again.
-	more := withPublish6(publishFirewall(t, 0), 1)
-	if err := h.SyncFirewall(live, more); err != nil {
-		t.Fatal(err)
-	}
-	got := read(t, h, plan.Scope{}).Firewall
-	mustEqual(t, "one more port", more, got)
-	if !strings.Contains(nstest.Exec(t, ns, "nft", "list", "map", "inet", "netctl", plan.SetPublishAny6),
-		`tcp . 20000 comment "bridge.docker0.container.web.publish.20000:20000/tcp" : fd00:17::2 . 20000`) {
-		t.Error("nft does not list the added element")
-	}
-	if err := h.SyncFirewall(got, want); err != nil {
-		t.Fatal(err)
-	}
-	mustEqual(t, "port removed", want, read(t, h, plan.Scope{}).Firewall)
-	if err := h.SyncFirewall(want, nil); err != nil {
-		t.Fatal(err)
-	}
+		got := read(t, h, plan.Scope{}).Firewall
+		mustEqual(t, "one more port", more, got)
+		wantListed(t, nstest.Exec(t, ns, "nft", "list", "map", "inet", "netctl", plan.SetPublishAny6), []string{
+			`tcp . 20000 comment "bridge.docker0.container.web.publish.20000:20000/tcp" : fd00:17::2 . 20000`,
+		})
+		if err := h.SyncFirewall(got, want); err != nil {
+			t.Fatal(err)
+		}
+		mustEqual(t, "port removed", want, read(t, h, plan.Scope{}).Firewall)
+		if err := h.SyncFirewall(want, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("plan of a dual-stack file", func(t *testing.T) {
+		cfg, err := schema.Parse("dual.yaml", []byte(dualStackPublishFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := plan.Desired(cfg).Firewall
+		if want.Set(plan.SetPublishAny6) == nil || len(want.Set(plan.SetPublishAny6).Elements) == 0 {
+			t.Fatalf("plan has no IPv6 publications for %s", dualStackPublishFile)
+		}
+		_, _, _, out := writeFirewall(t, want)
+		wantListed(t, out, []string{
+			`udp . 9001 comment "bridge.docker0.container.web.publish.9000-9001:90-91/udp" : fd00:17::2 . 91`,
+			`fib daddr type local dnat ip6 to meta l4proto . tcp dport map @publish_any6 comment "firewall.publish_any6.tcp"`,
+		})
+		mustEqual(t, "table written by nft", want, nftRewrite(t, out))
+	})
 }
