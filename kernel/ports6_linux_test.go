@@ -164,3 +164,25 @@ func TestPublish6RoundTrip(t *testing.T) {
 		mustEqual(t, "table written by nft", want, nftRewrite(t, out))
 	})
 }
+
+// TestPublish6MapReplacedUnderRules: a map of another type or kind (here
+// publish_any6 made an interval map, publish6 a hash one) is replaced
+// under the DNAT rules that look it up (their chains are refilled around
+// it), and back.
+func TestPublish6MapReplacedUnderRules(t *testing.T) {
+	want := withPublish6(nil, 0)
+	h, _, live, _ := writeFirewall(t, want)
+	to := withPublish6(nil, 0)
+	to.Set(plan.SetPublishAny6).Interval = true
+	to.Set(plan.SetPublish6).Interval = false
+	to.Set(plan.SetPublish6).Elements = []plan.Element{{Key: "2001:db8:200::7 . 2001:db8::1 . tcp . 8443", Value: "fd00:17::2 . 443", Comment: "exact"}}
+	if err := h.SyncFirewall(live, to); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, h, plan.Scope{}).Firewall
+	mustEqual(t, "maps replaced", to, got)
+	if err := h.SyncFirewall(got, want); err != nil {
+		t.Fatal(err)
+	}
+	mustEqual(t, "replace undone", want, read(t, h, plan.Scope{}).Firewall)
+}
