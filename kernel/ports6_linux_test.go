@@ -85,9 +85,8 @@ func withPublish6(fw *plan.Firewall, extra int) *plan.Firewall {
 	return out
 }
 
-// dualStackPublishFile publishes web's port 80 on every address of both
-// families of a dual-stack bridge (the IPv6 forms the schema accepts so
-// far).
+// dualStackPublishFile has publications of both families on dual-stack
+// bridges, in gateway modes nat and routed.
 const dualStackPublishFile = `bridges:
   docker0:
     address: 172.17.0.1/16
@@ -96,7 +95,14 @@ const dualStackPublishFile = `bridges:
       web:
         address: 172.17.0.2
         address6: "fd00:17::2"
-        publish: ["8080:80", "9000-9001:90-91/udp", {port: "8443:443", allowed_sources: [203.0.113.0/24]}]
+        publish: ["8080:80", "9000-9001:90-91/udp", "[2001:db8::1]:53:53/udp", "[::]:8081:81",
+                  {port: "8443:443", allowed_sources: [203.0.113.0/24, 2001:db8:100::/48]}]
+  br-routed:
+    address: 10.10.0.1/24
+    address6: fd00:10::1/64
+    gateway_mode: routed
+    containers:
+      app: {address: 10.10.0.2, address6: "fd00:10::2", publish: [{port: "9091:91/udp", allowed_sources: [2001:db8:200::/48]}]}
 `
 
 // TestPublish6RoundTrip writes the IPv6 maps, set and rules of published
@@ -153,13 +159,20 @@ func TestPublish6RoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := plan.Desired(cfg).Firewall
-		if want.Set(plan.SetPublishAny6) == nil || len(want.Set(plan.SetPublishAny6).Elements) == 0 {
+		if s := want.Set(plan.SetPublish6); s == nil || len(s.Elements) == 0 {
 			t.Fatalf("plan has no IPv6 publications for %s", dualStackPublishFile)
 		}
 		_, _, _, out := writeFirewall(t, want)
 		wantListed(t, out, []string{
 			`udp . 9001 comment "bridge.docker0.container.web.publish.9000-9001:90-91/udp" : fd00:17::2 . 91`,
+			`tcp . 8081 comment "bridge.docker0.container.web.publish.[::]:8081:81/tcp" : fd00:17::2 . 81`,
+			`2001:db8:100::/48 . ::/0 . tcp . 8443 comment "bridge.docker0.container.web.publish.8443:443/tcp" : fd00:17::2 . 443`,
+			`::/0 . 2001:db8::1 . udp . 53 comment "bridge.docker0.container.web.publish.[2001:db8::1]:53:53/udp" : fd00:17::2 . 53`,
+			`2001:db8:200::/48 . fd00:10::2 . udp . 91 comment "bridge.br-routed.container.app.publish.9091:91/udp"`,
 			`fib daddr type local dnat ip6 to meta l4proto . tcp dport map @publish_any6 comment "firewall.publish_any6.tcp"`,
+			`fib daddr type local dnat ip6 to ip6 saddr . ip6 daddr . meta l4proto . udp dport map @publish6 comment "firewall.publish6.udp"`,
+			`iifname != "br-routed" oifname "br-routed" ip6 saddr . ip6 daddr . meta l4proto . th dport @routed_ports6 accept comment "bridge.br-routed.routed6"`,
+			`oifname "docker0" ct status dnat ip6 saddr fd00:17::/64 masquerade comment "bridge.docker0.hairpin6"`,
 		})
 		mustEqual(t, "table written by nft", want, nftRewrite(t, out))
 	})
