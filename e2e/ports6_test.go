@@ -168,7 +168,8 @@ func TestIPv6PublishedPorts(t *testing.T) {
 
 	t.Run("drift repaired", func(t *testing.T) {
 		// [2001:db8:100::1]:8083:83 is one element of publish6 (a host
-		// address of its own); deleted by hand, the publication is closed.
+		// address of its own); deleted by hand, the publication is closed,
+		// plan names it, apply puts it back.
 		key := mapElementKey(t, e, "publish6", "fd00:17::2 . 83")
 		e.nft("delete", "element", "inet", "netctl", "publish6", "{ "+key+" }")
 		testnet.Expect(t, e.withControls6(via(outA, l[80], hostExt6A, 8080, true), via(outA, l[83], hostExt6A, 8083, false))...)
@@ -178,6 +179,19 @@ func TestIPv6PublishedPorts(t *testing.T) {
 		}
 		e.applyFile(path)
 		testnet.Expect(t, via(outA, l[83], hostExt6A, 8083, true), via(outA, l[80], hostExt6A, 8080, true))
+		e.wantPlanClean(path)
+
+		// 8080:80's IPv6 side is one element of publish_any6: deleted, it
+		// closes 8080 over IPv6 only.
+		e.nft("delete", "element", "inet", "netctl", "publish_any6", "{ tcp . 8080 }")
+		testnet.Expect(t, e.withControls6(via(outA, l[83], hostExt6A, 8083, true), via(outA, l[80], hostExt6A, 8080, false))...)
+		testnet.Expect(t, via(outA4, l4[80], hostExtA, 8080, true))
+		out, code = e.plan(path)
+		if item := "bridge.docker0.container.web.publish.8080:80/tcp"; code != 2 || !strings.Contains(out, item) {
+			t.Errorf("plan after deleting the publish_any6 element exited %d, want 2 naming %s:\n%s", code, item, out)
+		}
+		e.applyFile(path)
+		testnet.Expect(t, via(outA, l[80], hostExt6A, 8080, true), via(outA4, l4[80], hostExtA, 8080, true))
 		e.wantPlanClean(path)
 	})
 
