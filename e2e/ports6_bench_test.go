@@ -98,6 +98,10 @@ func publishedDataplane6(b *testing.B, n int) (outsideNS, svcNS string, svc, dst
 	c.AddAddr6(b, netip.PrefixFrom(service6(0), 64), gw6.Addr())
 	svc = netip.AddrPortFrom(service6(0), benchcfg.PublishedPort)
 	dst = netip.AddrPortFrom(testnet.HostExt6A.Addr(), benchcfg.PublishFirst)
+	// Neighbour discovery on the bridge waits for both link-local
+	// addresses to leave their tentative state.
+	testnet.WaitLinkLocal(b, c.NS, "eth0")
+	testnet.WaitLinkLocal(b, nt.Host, benchcfg.Bridge)
 	l := c.Listen6(b, "tcp", int(svc.Port()))
 	if err := testnet.Dial(nt.Outside, netip.Addr{}, "tcp", dst.Addr(), int(dst.Port()), testnet.DefaultTimeout); err != nil {
 		b.Fatalf("outside cannot reach [%s]:%d (published to %s): %v", dst.Addr(), dst.Port(), svc, err)
