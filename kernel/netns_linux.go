@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -121,4 +123,87 @@ func netnsCookie(nsfd int) uint64 {
 		}
 	})
 	return cookie
+}
+
+// LiveNamespaces lists the identities of the network namespaces that are
+// known to exist: those of every process and thread (/proc/PID/task/TID/ns/net),
+// those bind-mounted in netctl's mount namespace (ip netns add mounts them
+// under /run/netns), and those held open by a process's file descriptor. A
+// namespace kept alive only by other means (a socket, a mount in another
+// mount namespace) is not listed: what uses the list (apply's sweep of
+// forward memories) must take an unlisted namespace for a deleted one only
+// where that is safe.
+func (h *Handle) LiveNamespaces() (map[plan.NamespaceID]bool, error) { return liveNamespaces() }
+
+func liveNamespaces() (map[plan.NamespaceID]bool, error) {
+	self, err := currentNamespaceID()
+	if err != nil {
+		return nil, err
+	}
+	live := map[plan.NamespaceID]bool{self: true}
+	add := func(path string) {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) == nil {
+			live[plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}] = true
+		}
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range procs {
+		if p.Name()[0] < '0' || p.Name()[0] > '9' {
+			continue
+		}
+		dir := "/proc/" + p.Name()
+		tasks, _ := os.ReadDir(dir + "/task")
+		for _, task := range tasks {
+			add(dir + "/task/" + task.Name() + "/ns/net")
+		}
+		// Every nsfs file shares one device: a descriptor's link names
+		// the inode only ("net:[4026532451]").
+		fds, _ := os.ReadDir(dir + "/fd")
+		for _, fd := range fds {
+			link, err := os.Readlink(dir + "/fd/" + fd.Name())
+			if err != nil || !strings.HasPrefix(link, "net:[") || !strings.HasSuffix(link, "]") {
+				continue
+			}
+			if ino, err := strconv.ParseUint(link[len("net:["):len(link)-1], 10, 64); err == nil {
+				live[plan.NamespaceID{Dev: self.Dev, Ino: ino}] = true
+			}
+		}
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(mounts), "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		fields := strings.Fields(line)
+		sep := slices.Index(fields, "-")
+		if sep < 5 || sep+1 >= len(fields) || fields[sep+1] != "nsfs" {
+			continue
+		}
+		add(unescapeMount(fields[4]))
+	}
+	return live, nil
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
