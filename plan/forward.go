@@ -113,7 +113,7 @@ func DecideForward(desired, live State) []ForwardDecision {
 					stays = f.sysctl + " is left as it is"
 				}
 				d.Warning = stays + " and the rule " + f.comment(true) +
-					" goes with netctl's table, and netctl's memory of it with it: netctl forgets that it switched forwarding on, so the host routes between its other interfaces, and a later apply finds forwarding already on and leaves it open (unless forward_others: drop)."
+					" goes with netctl's table: netctl forgets that it switched forwarding on (its memory outside the table goes too), so the host routes between its other interfaces, and a later apply finds forwarding already on and leaves it open (unless forward_others: drop)."
 			}
 		case desired.ForwardOthers == ForwardOthersDrop:
 			d.Verdict = VerdictDrop
