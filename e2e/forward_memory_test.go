@@ -138,7 +138,10 @@ func TestWatchRepairsForwardOthersAfterFlush(t *testing.T) {
 	w.Changed("watch repaired the firewall")
 	w.Ready(t)
 	w.expect(w.routed(false), w.bridged())
-	if wp.has(func(l map[string]any) bool { s, _ := l["message"].(string); return strings.Contains(s, alreadyOnWarning) }) {
+	if wp.has(func(l map[string]any) bool {
+		s, _ := l["message"].(string)
+		return strings.Contains(s, alreadyOnWarning)
+	}) {
 		t.Errorf("watch warned that forwarding is left open although netctl switched it on:\n%s", strings.Join(wp.raw, "\n"))
 	}
 	w.wantPlanClean(path)
