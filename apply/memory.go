@@ -170,22 +170,24 @@ func memoryKept(k Kernel) bool {
 	return ok && r.kept()
 }
 
-// namespaceLister is what a Kernel may also tell: the identities of the
-// namespaces known to exist (kernel.Handle.LiveNamespaces).
-type namespaceLister interface {
-	LiveNamespaces() (map[plan.NamespaceID]bool, error)
+// namespaceCookies is what a Kernel may also tell: which namespaces exist,
+// with their cookies (kernel.Handle.NamespaceCookies).
+type namespaceCookies interface {
+	NamespaceCookies(ids []plan.NamespaceID) (map[plan.NamespaceID]uint64, error)
 }
 
 // sweepMemories removes the forward memories of namespaces that no longer
 // exist, as sweepLocks removes their locks: a namespace deleted without a
-// destroy leaves nothing in the state directory once netctl runs again.
-// The list of namespaces is made only when a memory of another namespace
-// than self (k's) is there. A namespace alive but not listed (held only by a
+// destroy leaves nothing in the state directory once netctl runs again. A
+// memory is removed when no namespace of its identity is found, or the one
+// found has another cookie (the kernel gave the deleted one's identity to
+// it). Namespaces are looked for only when a memory of another namespace
+// than self (k's) is there. A namespace alive but not found (held only by a
 // socket, or mounted in another mount namespace) loses its memory: its next
 // apply then finds forwarding on and warns, as without a memory. Errors are
 // ignored (the next sweep tries again).
 func sweepMemories(dir string, k Kernel, self plan.NamespaceID) {
-	lister, ok := k.(namespaceLister)
+	finder, ok := k.(namespaceCookies)
 	if !ok {
 		return
 	}
@@ -196,26 +198,35 @@ func sweepMemories(dir string, k Kernel, self plan.NamespaceID) {
 	if err != nil {
 		return
 	}
-	var live map[plan.NamespaceID]bool
+	files := map[plan.NamespaceID]*memory{}
+	var ids []plan.NamespaceID
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".forward") || !e.Type().IsRegular() {
 			continue
 		}
 		var id plan.NamespaceID
-		if _, err := fmt.Sscanf(name, "netns-%d-%d.forward", &id.Dev, &id.Ino); err != nil || memoryPath(dir, id) != filepath.Join(dir, name) {
+		if _, err := fmt.Sscanf(name, "netns-%d-%d.forward", &id.Dev, &id.Ino); err != nil || memoryPath(dir, id) != filepath.Join(dir, name) || id == self {
 			continue
 		}
-		if id == self {
-			continue
+		m, err := readMemoryFile(memoryPath(dir, id))
+		if err != nil || m == nil {
+			continue // unreadable: for a person to look at, as a journal
 		}
-		if live == nil {
-			if live, err = lister.LiveNamespaces(); err != nil {
-				return
-			}
-		}
-		if !live[id] {
-			_ = os.Remove(filepath.Join(dir, name))
+		files[id] = m
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	live, err := finder.NamespaceCookies(ids)
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		cookie, alive := live[id]
+		if !alive || cookie != 0 && cookie != files[id].NetnsCookie {
+			_ = os.Remove(memoryPath(dir, id))
 		}
 	}
 }

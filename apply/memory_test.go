@@ -20,13 +20,22 @@ type cookieKernel struct {
 
 func (c cookieKernel) NamespaceCookie() uint64 { return c.cookie }
 
-// lister is the fake's LiveNamespaces.
+// lister is the fake's NamespaceCookies: the namespaces that exist, with
+// their cookies.
 type lister struct {
 	cookieKernel
-	live map[plan.NamespaceID]bool
+	live map[plan.NamespaceID]uint64
 }
 
-func (l lister) LiveNamespaces() (map[plan.NamespaceID]bool, error) { return l.live, nil }
+func (l lister) NamespaceCookies(ids []plan.NamespaceID) (map[plan.NamespaceID]uint64, error) {
+	out := map[plan.NamespaceID]uint64{}
+	for _, id := range ids {
+		if c, ok := l.live[id]; ok {
+			out[id] = c
+		}
+	}
+	return out, nil
+}
 
 func readMemory(t *testing.T, opts Options) *memory {
 	t.Helper()
@@ -200,11 +209,12 @@ func TestForwardMemoryWithoutCookie(t *testing.T) {
 	}
 }
 
-// TestSweepMemories: memories of namespaces that no longer exist go, the
-// transaction's own and those of listed namespaces stay.
+// TestSweepMemories: memories of namespaces that no longer exist go, also
+// when their identity is a new namespace's (another cookie); the
+// transaction's own and those of namespaces that exist stay.
 func TestSweepMemories(t *testing.T) {
 	opts := fakeOpts(t)
-	ids := map[string]plan.NamespaceID{"own": opts.NetnsID, "live": {Dev: 1, Ino: 2}, "gone": {Dev: 1, Ino: 3}}
+	ids := map[string]plan.NamespaceID{"own": opts.NetnsID, "live": {Dev: 1, Ino: 2}, "gone": {Dev: 1, Ino: 3}, "reused": {Dev: 1, Ino: 5}}
 	for _, id := range ids {
 		o := opts
 		o.NetnsID = id
@@ -216,7 +226,8 @@ func TestSweepMemories(t *testing.T) {
 	if err := os.WriteFile(other, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	k := lister{cookieKernel{newFake(plan.State{}), 9}, map[plan.NamespaceID]bool{ids["live"]: true}}
+	// "reused": a namespace of that identity exists, with another cookie.
+	k := lister{cookieKernel{newFake(plan.State{}), 9}, map[plan.NamespaceID]uint64{ids["live"]: 9, ids["reused"]: 10}}
 	txn, err := Begin(k, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +235,7 @@ func TestSweepMemories(t *testing.T) {
 	txn.Close()
 	for name, id := range ids {
 		_, err := os.Lstat(memoryPath(opts.StateDir, id))
-		if gone := os.IsNotExist(err); gone != (name == "gone") {
+		if gone := os.IsNotExist(err); gone != (name == "gone" || name == "reused") {
 			t.Errorf("memory of the %s namespace: %v", name, err)
 		}
 	}

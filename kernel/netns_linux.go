@@ -125,54 +125,65 @@ func netnsCookie(nsfd int) uint64 {
 	return cookie
 }
 
-// LiveNamespaces lists the identities of the network namespaces that are
-// known to exist: those of every process and thread (/proc/PID/task/TID/ns/net),
-// those bind-mounted in netctl's mount namespace (ip netns add mounts them
-// under /run/netns), and those held open by a process's file descriptor. A
-// namespace kept alive only by other means (a socket, a mount in another
-// mount namespace) is not listed: what uses the list (apply's sweep of
-// forward memories) must take an unlisted namespace for a deleted one only
-// where that is safe.
-func (h *Handle) LiveNamespaces() (map[plan.NamespaceID]bool, error) { return liveNamespaces() }
+// NamespaceCookies tells which of ids are network namespaces that exist,
+// with their cookies (0 when the kernel does not tell): for apply's sweep
+// of the forward memories of deleted namespaces. A namespace is found
+// through a process or thread in it (/proc/PID/task/TID/ns/net), a bind
+// mount in netctl's mount namespace (ip netns add mounts them under
+// /run/netns), or a process's file descriptor on it; one kept alive only
+// otherwise (a socket, a mount in another mount namespace) is not found.
+// The identity (inode) of a deleted namespace may already be a new one's:
+// the cookie, read from the namespace found, tells them apart.
+func (h *Handle) NamespaceCookies(ids []plan.NamespaceID) (map[plan.NamespaceID]uint64, error) {
+	paths, err := namespacePaths(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[plan.NamespaceID]uint64, len(paths))
+	for id, path := range paths {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			out[id] = 0 // found a moment ago: taken as alive
+			continue
+		}
+		if got, err := namespaceIDOf(fd); err == nil && got == id {
+			out[id] = netnsCookie(fd)
+		} else {
+			out[id] = 0
+		}
+		unix.Close(fd)
+	}
+	return out, nil
+}
 
-func liveNamespaces() (map[plan.NamespaceID]bool, error) {
+// namespacePaths finds a path to each of ids that exists (see
+// NamespaceCookies), from the cheapest place to the dearest: mounts,
+// processes and threads, then every process's file descriptors, each only
+// for what is still not found.
+func namespacePaths(ids []plan.NamespaceID) (map[plan.NamespaceID]string, error) {
 	self, err := currentNamespaceID()
 	if err != nil {
 		return nil, err
 	}
-	live := map[plan.NamespaceID]bool{self: true}
-	add := func(path string) {
+	missing := map[plan.NamespaceID]bool{}
+	for _, id := range ids {
+		missing[id] = true
+	}
+	found := map[plan.NamespaceID]string{}
+	add := func(id plan.NamespaceID, path string) {
+		if missing[id] {
+			found[id] = path
+			delete(missing, id)
+		}
+	}
+	// stat of an nsfs file never reaches into another file system.
+	stat := func(path string) {
 		var st unix.Stat_t
 		if unix.Stat(path, &st) == nil {
-			live[plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}] = true
+			add(plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}, path)
 		}
 	}
-	procs, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range procs {
-		if p.Name()[0] < '0' || p.Name()[0] > '9' {
-			continue
-		}
-		dir := "/proc/" + p.Name()
-		tasks, _ := os.ReadDir(dir + "/task")
-		for _, task := range tasks {
-			add(dir + "/task/" + task.Name() + "/ns/net")
-		}
-		// Every nsfs file shares one device: a descriptor's link names
-		// the inode only ("net:[4026532451]").
-		fds, _ := os.ReadDir(dir + "/fd")
-		for _, fd := range fds {
-			link, err := os.Readlink(dir + "/fd/" + fd.Name())
-			if err != nil || !strings.HasPrefix(link, "net:[") || !strings.HasSuffix(link, "]") {
-				continue
-			}
-			if ino, err := strconv.ParseUint(link[len("net:["):len(link)-1], 10, 64); err == nil {
-				live[plan.NamespaceID{Dev: self.Dev, Ino: ino}] = true
-			}
-		}
-	}
+	add(self, "/proc/self/ns/net")
 	mounts, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
@@ -181,12 +192,59 @@ func liveNamespaces() (map[plan.NamespaceID]bool, error) {
 		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
 		fields := strings.Fields(line)
 		sep := slices.Index(fields, "-")
-		if sep < 5 || sep+1 >= len(fields) || fields[sep+1] != "nsfs" {
-			continue
+		if sep >= 5 && sep+1 < len(fields) && fields[sep+1] == "nsfs" {
+			stat(unescapeMount(fields[4]))
 		}
-		add(unescapeMount(fields[4]))
 	}
-	return live, nil
+	if len(missing) == 0 {
+		return found, nil
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []string
+	for _, p := range procs {
+		if p.Name()[0] >= '0' && p.Name()[0] <= '9' {
+			pids = append(pids, p.Name())
+		}
+	}
+	for _, pid := range pids {
+		tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+		for _, task := range tasks {
+			stat("/proc/" + pid + "/task/" + task.Name() + "/ns/net")
+		}
+	}
+	// A descriptor on a namespace: its fdinfo's ino is the namespace's
+	// (read without touching the file's own file system); a stat of the
+	// few that match confirms the device.
+	for _, pid := range pids {
+		if len(missing) == 0 {
+			break
+		}
+		fds, _ := os.ReadDir("/proc/" + pid + "/fdinfo")
+		for _, fd := range fds {
+			if ino, ok := fdInode("/proc/" + pid + "/fdinfo/" + fd.Name()); ok && missing[plan.NamespaceID{Dev: self.Dev, Ino: ino}] {
+				stat("/proc/" + pid + "/fd/" + fd.Name())
+			}
+		}
+	}
+	return found, nil
+}
+
+// fdInode reads the "ino:" line of a /proc/PID/fdinfo file.
+func fdInode(path string) (uint64, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "ino:"); ok {
+			ino, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return ino, err == nil
+		}
+	}
+	return 0, false
 }
 
 // unescapeMount undoes mountinfo's octal escapes (\040 for a space).
