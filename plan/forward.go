@@ -107,7 +107,9 @@ func DecideForward(desired, live State) []ForwardDecision {
 			// (Docker's --iptables=false never touches the policy either),
 			// or destroy.
 			// destroy does not read the sysctl (it manages none): "".
-			if d.Remembered && have != "0" && want != "0" {
+			// A memory the desired state keeps (watch holding the
+			// firewall, ResolveForward) is not forgotten.
+			if d.Remembered && have != "0" && want != "0" && !slices.Contains(desired.ForwardMemory, f.sysctl) {
 				stays := f.sysctl + " stays 1"
 				if have == "" {
 					stays = f.sysctl + " is left as it is"
@@ -168,7 +170,7 @@ func (d ForwardDecision) Rule() (r Rule, ok bool) {
 func ResolveForward(desired, live State) (State, []string) {
 	var ws []string
 	var rules []Rule
-	desired.ForwardMemory = nil
+	var memory []string
 	for _, d := range DecideForward(desired, live) {
 		if d.Warning != "" {
 			ws = append(ws, d.Warning)
@@ -176,14 +178,18 @@ func ResolveForward(desired, live State) (State, []string) {
 		if r, ok := d.Rule(); ok {
 			rules = append(rules, r)
 			if d.Switched {
-				desired.ForwardMemory = append(desired.ForwardMemory, d.Sysctl)
+				memory = append(memory, d.Sysctl)
 			}
 		}
 	}
-	slices.Sort(desired.ForwardMemory)
 	if desired.Firewall == nil {
+		// No table, so no rule: the memory is as the desired state says
+		// — none from a file (destroy, firewall: false: forgotten), the
+		// live one when watch holds the firewall (watch.WithLive).
 		return desired, ws
 	}
+	slices.Sort(memory)
+	desired.ForwardMemory = memory
 	fw := *desired.Firewall
 	fw.Chains = slices.Clone(fw.Chains)
 	fw.Sets = slices.DeleteFunc(slices.Clone(fw.Sets), func(s Set) bool { return s.Name == SetBridges })
