@@ -79,7 +79,7 @@ type ForwardDecision struct {
 	// Sysctl is the family's forwarding switch (net.ipv4.ip_forward).
 	Sysctl string
 	// Switched: netctl switches the sysctl from 0 to 1 in this plan, or
-	// did so before (its live table remembers) and it is still 1.
+	// did so before (Remembered) and it is still 1.
 	Switched bool
 	// Remembered: the live table holds the rule that remembers it, or the
 	// memory outside the table (live ForwardMemory) does, which outlives a
@@ -164,9 +164,9 @@ func (d ForwardDecision) Rule() (r Rule, ok bool) {
 // ResolveForward returns desired with the forward_others rules (and the set
 // of bridges they look up) the decisions call for, the memory to keep
 // outside the table (ForwardMemory: the families whose rule says
-// switched_by_netctl), and the decisions' warnings. Resolve calls it last. It is pure and may be called again on
-// its result (a saved plan's desired state): it first takes out what it
-// would add.
+// switched_by_netctl), and the decisions' warnings. Resolve calls it last.
+// It is pure and may be called again on its result (a saved plan's desired
+// state): it first takes out what it would add.
 func ResolveForward(desired, live State) (State, []string) {
 	var ws []string
 	var rules []Rule
