@@ -6,6 +6,7 @@
 #   sudo BENCH=NewConnections6 bench/dataplane.sh   # IPv6 links only (dual-stack bridge)
 #   BENCH=PublishedConnections sudo bench/dataplane.sh   # through a published port,
 #                                    # 10 vs 10,000 publications (issue 13)
+#   BENCH=PublishedConnections6 sudo bench/dataplane.sh  # the same over IPv6 (issue 14)
 #
 # Each run is one `go test -bench NewConnections` (e2e/dataplane_bench_test.go):
 # every case in throwaway namespaces, in turn, so that the runs interleave the
@@ -23,16 +24,18 @@ raw="$OUT/dataplane-$BENCH.txt"
 : >"$raw"
 for i in $(seq "$RUNS"); do
 	echo "run $i of $RUNS…" >&2
-	go test -run '^$' -bench "$BENCH" -benchtime "$BENCHTIME" ./e2e/ | tee -a "$raw" | grep -q '^ok' ||
+	go test -run '^$' -bench "^Benchmark$BENCH\$" -benchtime "$BENCHTIME" ./e2e/ | tee -a "$raw" | grep -q '^ok' ||
 		{ echo "dataplane.sh: the benchmark failed; see $raw" >&2; exit 1; }
 done
 
 echo
-if [ "$BENCH" = PublishedConnections ]; then
-	echo "# New TCP connections per second, outside -> 198.51.100.1:20000 -> svc0:80 (median of $RUNS runs of $BENCHTIME)"
+if [ "$BENCH" = PublishedConnections ] || [ "$BENCH" = PublishedConnections6 ]; then
+	to="198.51.100.1:20000 -> svc0:80"
+	[ "$BENCH" = PublishedConnections6 ] && to="[2001:db8:100::1]:20000 -> svc0 (its address6):80"
+	echo "# New TCP connections per second, outside -> $to (median of $RUNS runs of $BENCHTIME)"
 	echo
 	awk '
-/^BenchmarkPublishedConnections\// {
+/^BenchmarkPublishedConnections6?\// {
 	split($1, p, "/"); n = p[2]; sub(/-[0-9]+$/, "", n); sub(/^published=/, "", n)
 	if (!(n in seen)) { order[++k] = n; seen[n] = 1 }
 	v[n, ++c[n]] = $5

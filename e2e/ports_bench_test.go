@@ -64,12 +64,16 @@ func publishedDataplane(b *testing.B, n int) (outsideNS, svcNS string, svc, dst 
 }
 
 // publishedConnections times new connections from outsideNS to dst,
-// translated to svc.
+// translated to svc (IPv4 or IPv6, as dst is).
 func publishedConnections(b *testing.B, outsideNS, svcNS string, svc, dst netip.AddrPort) {
 	b.Helper()
+	network := "tcp4"
+	if dst.Addr().Is6() {
+		network = "tcp6"
+	}
 	var ln *net.TCPListener
 	if err := testnet.InNS(svcNS, func() (err error) {
-		ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(svc))
+		ln, err = net.ListenTCP(network, net.TCPAddrFromAddrPort(svc))
 		return err
 	}); err != nil {
 		b.Fatal(err)
@@ -87,7 +91,7 @@ func publishedConnections(b *testing.B, outsideNS, svcNS string, svc, dst netip.
 	err := testnet.InNS(outsideNS, func() error {
 		d := net.Dialer{Timeout: time.Second}
 		connect := func(n int) error {
-			c, err := d.Dial("tcp4", dst.String())
+			c, err := d.Dial(network, dst.String())
 			if err != nil {
 				return fmt.Errorf("connection %d: %w", n, err)
 			}

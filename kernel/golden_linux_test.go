@@ -111,6 +111,10 @@ func goldenCases() []goldenCase {
 		// guard, gateway modes; adding a port is one element.
 		{name: "create-publish", to: publishFirewall(t0, 0)},
 		{name: "publish-add-port", from: publishFirewall(t0, 0), to: publishFirewall(t0, 1)},
+		// Over IPv6: the maps publish6 and publish_any6, the set
+		// routed_ports6 and their rules; a port more is one element.
+		{name: "create-publish6", to: withPublish6(nil, 0)},
+		{name: "publish6-add-port", from: withPublish6(nil, 0), to: withPublish6(nil, 1)},
 		{name: "large-delete-3000", from: linksFirewall(3000), to: linksFirewall(0), summary: true},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -44,6 +45,49 @@ func read(t testing.TB, h *Handle, scope plan.Scope) plan.State {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// writeFirewall writes want into a fresh namespace, checks it reads back
+// equal, and returns the handle, the namespace, what was read (with rule
+// handles) and nft's listing of the table.
+func writeFirewall(t *testing.T, want *plan.Firewall) (*Handle, string, *plan.Firewall, string) {
+	t.Helper()
+	h, ns := openNS(t)
+	if err := h.SyncFirewall(nil, want); err != nil {
+		t.Fatal(err)
+	}
+	live := read(t, h, plan.Scope{}).Firewall
+	mustEqual(t, "created", want, live)
+	return h, ns, live, nstest.Exec(t, ns, "nft", "list", "table", "inet", "netctl")
+}
+
+// nftRewrite loads text with nft -f into a fresh namespace and returns
+// the firewall read there: what nft writes for netctl's listing.
+func nftRewrite(t *testing.T, text string) *plan.Firewall {
+	t.Helper()
+	h, ns := openNS(t)
+	f := filepath.Join(t.TempDir(), "ruleset")
+	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nstest.Exec(t, ns, "nft", "-f", f)
+	return read(t, h, plan.Scope{}).Firewall
+}
+
+// wantListed checks that nft's listing holds every line of want, and
+// logs the listing if not.
+func wantListed(t *testing.T, listing string, want []string) {
+	t.Helper()
+	missing := false
+	for _, s := range want {
+		if !strings.Contains(listing, s) {
+			t.Errorf("nft list lacks %q", s)
+			missing = true
+		}
+	}
+	if missing {
+		t.Logf("nft list:\n%s", listing)
+	}
 }
 
 func mustEqual(t *testing.T, what string, want, got any) {
@@ -485,17 +529,7 @@ func TestNftWrittenTableReadsTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := nstest.Exec(t, ns, "nft", "list", "table", "inet", "netctl")
-	h2, ns2 := openNS(t)
-	f, err := os.CreateTemp(t.TempDir(), "ruleset")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	nstest.Exec(t, ns2, "nft", "-f", f.Name())
-	mustEqual(t, "table written by nft", want, read(t, h2, plan.Scope{}).Firewall)
+	mustEqual(t, "table written by nft", want, nftRewrite(t, text))
 }
 
 func TestNftAddedObjectsReadBack(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/google/nftables/expr"
-	"golang.org/x/sys/unix"
 
 	"github.com/netctl/netctl/plan"
 )
@@ -23,11 +22,17 @@ import (
 //	                          meta load l4proto => reg 10; byteorder reg 10 = hton(reg 10, 2, 1);
 //	                          payload 2b @ transport + 2 => reg 11; lookup reg 1 set publish dreg 1;
 //	                          nat dnat ip addr_min reg 1 proto_min reg 9
+//	dnat ip to meta l4proto . th dport map @publish_any
+//	                          (no meta nfproto: the kernel's ip NAT does nothing to IPv6)
+//	                          meta load l4proto => reg 1; payload 2b @ transport + 2 => reg 9;
+//	                          lookup reg 1 set publish_any dreg 1; nat dnat ip addr_min reg 1 proto_min reg 9
+//
+// One table (dnatStmts) describes the statements of both families, and
+// one encoder and decoder serve them all; ports6_rule.go has the IPv6 ones.
 
 const (
-	rtnLocal      = 2    // RTN_LOCAL
-	ctStatusDNAT  = 0x20 // IPS_DST_NAT
-	dnatTailItems = 7    // the expressions of the DNAT statement after nfproto
+	rtnLocal     = 2    // RTN_LOCAL
+	ctStatusDNAT = 0x20 // IPS_DST_NAT
 )
 
 // ctStatuses are the bits of ct status netctl writes or reads, as nft
@@ -81,61 +86,6 @@ func encodePortsMatch(es []expr.Any, m plan.Match) ([]expr.Any, bool, error) {
 	return es, false, nil
 }
 
-// appendDNATPublish appends the DNAT statement; nfproto says whether the
-// rule has already matched meta nfproto ipv4.
-func appendDNATPublish(es []expr.Any, nfproto bool, setID func(string) uint32) []expr.Any {
-	if !nfproto {
-		es = append(es,
-			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg1},
-			&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{unix.NFPROTO_IPV4}})
-	}
-	return append(es,
-		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSAddr, Len: 4},
-		&expr.Payload{DestRegister: reg32_01, Base: expr.PayloadBaseNetworkHeader, Offset: offsetDAddr, Len: 4},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg32_02},
-		&expr.Byteorder{SourceRegister: reg32_02, DestRegister: reg32_02, Op: expr.ByteorderHton, Len: 1, Size: 2},
-		&expr.Payload{DestRegister: reg32_03, Base: expr.PayloadBaseTransportHeader, Offset: offsetDPort, Len: 2},
-		&expr.Lookup{SourceRegister: reg1, SetName: plan.SetPublish, SetID: setID(plan.SetPublish), DestRegister: reg1, IsDestRegSet: true},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1, RegProtoMin: reg32_01})
-}
-
-// dnatPublishTail reports whether items end with the DNAT statement
-// (without its nfproto match).
-func dnatPublishTail(items []exprItem) bool {
-	if len(items) < dnatTailItems {
-		return false
-	}
-	d := decoder{items: items[len(items)-dnatTailItems:]}
-	saddr, ok := d.at(0).(*expr.Payload)
-	if !ok || !isLoad(saddr, expr.PayloadBaseNetworkHeader, offsetSAddr, 4) {
-		return false
-	}
-	base := saddr.DestRegister
-	daddr, ok := d.at(1).(*expr.Payload)
-	if !ok || !isLoad(daddr, expr.PayloadBaseNetworkHeader, offsetDAddr, 4) || !regAt(daddr.DestRegister, base, 1) {
-		return false
-	}
-	proto, ok := d.at(2).(*expr.Meta)
-	if !ok || proto.Key != expr.MetaKeyL4PROTO || proto.SourceRegister || !regAt(proto.Register, base, 2) {
-		return false
-	}
-	bo, ok := d.at(3).(*expr.Byteorder)
-	if !ok || !sameReg(bo.SourceRegister, proto.Register) || !sameReg(bo.DestRegister, proto.Register) ||
-		bo.Op != expr.ByteorderHton || bo.Len != 1 || bo.Size != 2 {
-		return false
-	}
-	dport, ok := d.at(4).(*expr.Payload)
-	if !ok || !isLoad(dport, expr.PayloadBaseTransportHeader, offsetDPort, 2) || !regAt(dport.DestRegister, base, 3) {
-		return false
-	}
-	lk, ok := d.at(5).(*expr.Lookup)
-	if !ok || !sameReg(lk.SourceRegister, base) || !lk.IsDestRegSet || lk.Invert || lk.SetName != plan.SetPublish {
-		return false
-	}
-	nat, ok := d.at(6).(*expr.NAT)
-	return ok && natToMap(nat, lk)
-}
-
 // portsMatch decodes the match keys of published ports at d's position.
 func (d *decoder) portsMatch() (plan.Match, bool) {
 	switch e := d.at(0).(type) {
@@ -178,50 +128,119 @@ func (d *decoder) portsMatch() (plan.Match, bool) {
 	return plan.Match{}, false
 }
 
-// appendDNATPublishAny appends the DNAT statement of the map publish_any,
-// as nft writes it (no nfproto match: `dnat ip` does nothing to IPv6).
-func appendDNATPublishAny(es []expr.Any, setID func(string) uint32) []expr.Any {
+// dnatStmt is one of the DNAT statements of published ports: a lookup of
+// the packet in a map (by the link tuple, or by protocol . port alone)
+// whose data are the address and port to translate to.
+type dnatStmt struct {
+	verdict, set string
+	fam          tupleFamily
+	tuple        bool // keyed by saddr . daddr . meta l4proto . th dport
+}
+
+// dnatStmts are the DNAT statements netctl writes (ports6_rule.go has
+// the IPv6 ones).
+var dnatStmts = append([]dnatStmt{
+	{plan.VerdictDNATPublish, plan.SetPublish, family4, true},
+	{plan.VerdictDNATPublishAny, plan.SetPublishAny, family4, false},
+}, dnatStmts6...)
+
+// dnatStmtOf is the DNAT statement of a verdict, nil for another verdict.
+func dnatStmtOf(verdict string) *dnatStmt {
+	for i := range dnatStmts {
+		if dnatStmts[i].verdict == verdict {
+			return &dnatStmts[i]
+		}
+	}
+	return nil
+}
+
+// nfproto is the family the rule matches with meta nfproto before the
+// statement, as nft writes it: the tuple's saddr implies it (a match of
+// its own unless one came before); protocol . port implies none, and the
+// kernel's NAT expression of the other family does nothing.
+func (s *dnatStmt) nfproto() int {
+	if s.tuple {
+		return s.fam.family
+	}
+	return 0
+}
+
+// items is the number of expressions of the statement, after its nfproto.
+func (s *dnatStmt) items() int {
+	if s.tuple {
+		return 7
+	}
+	return 4
+}
+
+// appendDNAT appends the DNAT statement s; nfproto is the family the
+// rule's matches have checked so far (0 for none).
+func appendDNAT(es []expr.Any, s *dnatStmt, nfproto int, setID func(string) uint32) []expr.Any {
+	if s.tuple {
+		if nfproto != s.nfproto() {
+			es = appendNFProto(es, s.fam.family)
+		}
+		es = appendTuple(es, s.fam)
+	} else {
+		es = append(es,
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
+			&expr.Payload{DestRegister: regAtWord(1), Base: expr.PayloadBaseTransportHeader, Offset: offsetDPort, Len: 2})
+	}
+	// The map's data: the address from reg 1 on, the port in the word
+	// after it.
 	return append(es,
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg1},
-		&expr.Payload{DestRegister: reg32_01, Base: expr.PayloadBaseTransportHeader, Offset: offsetDPort, Len: 2},
-		&expr.Lookup{SourceRegister: reg1, SetName: plan.SetPublishAny, SetID: setID(plan.SetPublishAny), DestRegister: reg1, IsDestRegSet: true},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: reg1, RegProtoMin: reg32_01})
+		&expr.Lookup{SourceRegister: reg1, SetName: s.set, SetID: setID(s.set), DestRegister: reg1, IsDestRegSet: true},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: uint32(nfprotoOf(s.fam.family)), RegAddrMin: reg1, RegProtoMin: regAtWord(int(s.fam.size / 4))})
 }
 
-// dnatPublishAnyTail reports whether items end with the DNAT statement of
-// publish_any.
-func dnatPublishAnyTail(items []exprItem) bool {
-	const n = dnatAnyTailItems
-	if len(items) < n {
-		return false
+// dnatTail finds the DNAT statement that ends items (without its nfproto
+// match) and the number of its expressions; nil for none.
+func dnatTail(items []exprItem) (*dnatStmt, int) {
+	for i := range dnatStmts {
+		s := &dnatStmts[i]
+		if n := s.items(); len(items) >= n && s.decodes(items[len(items)-n:]) {
+			return s, n
+		}
 	}
-	d := decoder{items: items[len(items)-n:]}
-	proto, ok := d.at(0).(*expr.Meta)
-	if !ok || proto.Key != expr.MetaKeyL4PROTO || proto.SourceRegister {
-		return false
-	}
-	base := proto.Register
-	dport, ok := d.at(1).(*expr.Payload)
-	if !ok || !isLoad(dport, expr.PayloadBaseTransportHeader, offsetDPort, 2) || !regAt(dport.DestRegister, base, 1) {
-		return false
-	}
-	lk, ok := d.at(2).(*expr.Lookup)
-	if !ok || !sameReg(lk.SourceRegister, base) || !lk.IsDestRegSet || lk.Invert || lk.SetName != plan.SetPublishAny {
-		return false
-	}
-	nat, ok := d.at(3).(*expr.NAT)
-	return ok && natToMap(nat, lk)
+	return nil, 0
 }
 
-const dnatAnyTailItems = 4
-
-// natToMap reports whether nat translates to the address and port a map
-// lookup put in its registers.
-func natToMap(nat *expr.NAT, lk *expr.Lookup) bool {
+// decodes reports whether items are exactly the statement s.
+func (s *dnatStmt) decodes(items []exprItem) bool {
+	d := decoder{items: items}
+	var base uint32
+	if s.tuple {
+		saddr, ok := d.at(0).(*expr.Payload)
+		if !ok {
+			return false
+		}
+		// The byteorder nft writes is not optional here: its count is fixed.
+		if n, ok := d.tupleLoads(saddr, s.fam); !ok || n != s.items()-2 {
+			return false
+		}
+		base = saddr.DestRegister
+	} else {
+		proto, ok := d.at(0).(*expr.Meta)
+		if !ok || proto.Key != expr.MetaKeyL4PROTO || proto.SourceRegister {
+			return false
+		}
+		base = proto.Register
+		dport, ok := d.at(1).(*expr.Payload)
+		if !ok || !isLoad(dport, expr.PayloadBaseTransportHeader, offsetDPort, 2) || !regAt(dport.DestRegister, base, 1) {
+			return false
+		}
+	}
+	d.i = len(items) - 2
+	lk, ok := d.at(0).(*expr.Lookup)
+	if !ok || !sameReg(lk.SourceRegister, base) || !lk.IsDestRegSet || lk.Invert || lk.SetName != s.set {
+		return false
+	}
+	nat, ok := d.at(1).(*expr.NAT)
 	// The kernel reads back the maxima equal to the minima and the flags
 	// it derives from them (NF_NAT_RANGE_MAP_IPS, _PROTO_SPECIFIED).
-	return nat.Type == expr.NATTypeDestNAT && nat.Family == unix.NFPROTO_IPV4 && sameReg(nat.RegAddrMin, lk.DestRegister) &&
-		regAt(nat.RegProtoMin, lk.DestRegister, 1) && (nat.RegAddrMax == 0 || nat.RegAddrMax == nat.RegAddrMin) &&
+	return ok && nat.Type == expr.NATTypeDestNAT && nat.Family == uint32(nfprotoOf(s.fam.family)) &&
+		sameReg(nat.RegAddrMin, lk.DestRegister) && regAt(nat.RegProtoMin, lk.DestRegister, int(s.fam.size/4)) &&
+		(nat.RegAddrMax == 0 || nat.RegAddrMax == nat.RegAddrMin) &&
 		(nat.RegProtoMax == 0 || nat.RegProtoMax == nat.RegProtoMin) &&
 		!nat.Random && !nat.FullyRandom && !nat.Persistent && !nat.Prefix
 }

@@ -32,8 +32,6 @@ import (
 //	                       lookup reg 1 set allowed_sources6
 
 const (
-	reg3          = 3  // NFT_REG_3 (32-bit registers 16-19)
-	reg32_09      = 17 // NFT_REG32_09
 	offsetSAddr6  = 8
 	offsetDAddr6  = 24
 	protoICMPv6   = 58
@@ -94,27 +92,10 @@ func encodeMatch6(es []expr.Any, m plan.Match, setID func(string) uint32) ([]exp
 		}
 
 	case plan.KeyLinkTuple6:
-		set, err := setRef(m.Value)
-		if err != nil {
-			return nil, err
-		}
-		return append(es,
-			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSAddr6, Len: ipv6AddrBytes},
-			&expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetDAddr6, Len: ipv6AddrBytes},
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg3},
-			&expr.Byteorder{SourceRegister: reg3, DestRegister: reg3, Op: expr.ByteorderHton, Len: 1, Size: 2},
-			&expr.Payload{DestRegister: reg32_09, Base: expr.PayloadBaseTransportHeader, Offset: offsetDPort, Len: 2},
-			&expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
+		return appendLinkTuple(es, family6, m, setID)
 
 	case plan.KeySourceTuple6:
-		set, err := setRef(m.Value)
-		if err != nil {
-			return nil, err
-		}
-		return append(es,
-			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
-			&expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSAddr6, Len: ipv6AddrBytes},
-			&expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
+		return appendSourceTuple(es, family6, m, setID)
 	}
 	return nil, fmt.Errorf("unsupported match key %q", m.Key)
 }

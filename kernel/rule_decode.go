@@ -64,13 +64,9 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 		}
 	}
 	d := decoder{items: items[:len(items)-1]}
-	dnat := dnatPublishTail(items) // its expressions end the rule
-	dnatAny := !dnat && dnatPublishAnyTail(items)
-	switch {
-	case dnat:
-		d.items = items[:len(items)-dnatTailItems]
-	case dnatAny:
-		d.items = items[:len(items)-dnatAnyTailItems]
+	dnat, n := dnatTail(items) // its expressions end the rule
+	if dnat != nil {
+		d.items = items[:len(items)-n]
 	}
 	// nfproto is the family of `meta nfproto` (at ms[nfprotoAt]): implied
 	// by the address matches after it, or, without any, a match of its own.
@@ -97,17 +93,11 @@ func decodeRule(items []exprItem) (ms []plan.Match, verdict string, ok bool) {
 		}
 		ms = append(ms, m)
 	}
-	if dnat {
-		if nfproto != 4 {
+	if dnat != nil {
+		if nfproto != dnat.nfproto() {
 			return nil, "", false
 		}
-		return ms, plan.VerdictDNATPublish, true
-	}
-	if dnatAny {
-		if nfproto != 0 {
-			return nil, "", false
-		}
-		return ms, plan.VerdictDNATPublishAny, true
+		return ms, dnat.verdict, true
 	}
 	if nfproto != 0 && !ipSeen {
 		// meta nfproto on its own (forward.go, ipv6.go): a match of its own.
@@ -293,16 +283,18 @@ func (d *decoder) match() (plan.Match, bool) {
 }
 
 // tupleFamily is what an address family changes in a set lookup's tuple:
-// where the addresses sit in the network header, their size, and the match
-// keys of the link and source tuples.
+// the family (4 or 6, its meta nfproto), where the addresses sit in the
+// network header, their size, and the match keys of the link and source
+// tuples.
 type tupleFamily struct {
+	family             int
 	saddr, daddr, size uint32
 	link, source       plan.MatchKey
 }
 
 var (
-	family4 = tupleFamily{offsetSAddr, offsetDAddr, 4, plan.KeyLinkTuple, plan.KeySourceTuple}
-	family6 = tupleFamily{offsetSAddr6, offsetDAddr6, ipv6AddrBytes, plan.KeyLinkTuple6, plan.KeySourceTuple6}
+	family4 = tupleFamily{4, offsetSAddr, offsetDAddr, 4, plan.KeyLinkTuple, plan.KeySourceTuple}
+	family6 = tupleFamily{6, offsetSAddr6, offsetDAddr6, ipv6AddrBytes, plan.KeyLinkTuple6, plan.KeySourceTuple6}
 )
 
 // ctMask decodes `ct KEY & MASK != 0` (ct state, ct status): the three
@@ -329,39 +321,50 @@ func (d *decoder) linkTuple(saddr *expr.Payload) (plan.Match, bool) {
 }
 
 // linkTupleOf decodes saddr . daddr . meta l4proto . th dport @set of a
-// family: each field starts at the register after the previous one's last
-// (an address takes size/4 32-bit registers).
+// family.
 func (d *decoder) linkTupleOf(saddr *expr.Payload, f tupleFamily) (plan.Match, bool) {
-	if !isLoad(saddr, expr.PayloadBaseNetworkHeader, f.saddr, f.size) {
+	n, ok := d.tupleLoads(saddr, f)
+	if !ok {
 		return plan.Match{}, false
+	}
+	lk, ok := d.at(n).(*expr.Lookup)
+	if !ok || !sameReg(lk.SourceRegister, saddr.DestRegister) || lk.IsDestRegSet || lk.DestRegister != 0 {
+		return plan.Match{}, false
+	}
+	d.i += n + 1
+	return plan.Match{Key: f.link, Negate: lk.Invert, Value: "@" + lk.SetName}, true
+}
+
+// tupleLoads decodes the loads of saddr . daddr . meta l4proto . th dport
+// of a family at d (saddr is the first) and returns their number: each
+// field starts at the register after the previous one's last (an address
+// takes size/4 32-bit registers).
+func (d *decoder) tupleLoads(saddr *expr.Payload, f tupleFamily) (int, bool) {
+	if !isLoad(saddr, expr.PayloadBaseNetworkHeader, f.saddr, f.size) {
+		return 0, false
 	}
 	base, words := saddr.DestRegister, int(f.size/4)
 	daddr, ok := d.at(1).(*expr.Payload)
 	if !ok || !isLoad(daddr, expr.PayloadBaseNetworkHeader, f.daddr, f.size) || !regAt(daddr.DestRegister, base, words) {
-		return plan.Match{}, false
+		return 0, false
 	}
 	proto, ok := d.at(2).(*expr.Meta)
 	if !ok || proto.Key != expr.MetaKeyL4PROTO || proto.SourceRegister || !regAt(proto.Register, base, 2*words) {
-		return plan.Match{}, false
+		return 0, false
 	}
 	n := 3
 	if bo, ok := d.at(3).(*expr.Byteorder); ok {
 		if !sameReg(bo.SourceRegister, proto.Register) || !sameReg(bo.DestRegister, proto.Register) ||
 			bo.Op != expr.ByteorderHton || bo.Len != 1 || bo.Size != 2 {
-			return plan.Match{}, false
+			return 0, false
 		}
 		n = 4
 	}
 	dport, ok := d.at(n).(*expr.Payload)
 	if !ok || !isLoad(dport, expr.PayloadBaseTransportHeader, offsetDPort, 2) || !regAt(dport.DestRegister, base, 2*words+1) {
-		return plan.Match{}, false
+		return 0, false
 	}
-	lk, ok := d.at(n + 1).(*expr.Lookup)
-	if !ok || !sameReg(lk.SourceRegister, base) || lk.IsDestRegSet || lk.DestRegister != 0 {
-		return plan.Match{}, false
-	}
-	d.i += n + 2
-	return plan.Match{Key: f.link, Negate: lk.Invert, Value: "@" + lk.SetName}, true
+	return n + 1, true
 }
 
 // sourceTuple decodes oifname . ip saddr @set.

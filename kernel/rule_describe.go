@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 )
 
 // Describing: expressions that do not decode, rendered for Rule.Unknown.
@@ -83,7 +84,12 @@ func describeExpr(it exprItem) string {
 		if e.Invert {
 			inv = " inverted"
 		}
+		if e.IsDestRegSet {
+			inv += fmt.Sprintf(" dreg %d", e.DestRegister)
+		}
 		return fmt.Sprintf("lookup reg %d set %s%s", e.SourceRegister, e.SetName, inv) + suffix
+	case *expr.NAT:
+		return describeNAT(e) + suffix
 	case *expr.Byteorder:
 		return fmt.Sprintf("byteorder reg %d = %d(reg %d, %d, %d)", e.DestRegister, e.Op, e.SourceRegister, e.Size, e.Len) + suffix
 	case *expr.Verdict:
@@ -108,4 +114,41 @@ func describeExpr(it exprItem) string {
 		return fmt.Sprintf("masq %+v", *e) + suffix
 	}
 	return fmt.Sprintf("%s %+v", it.name, it.e) + suffix
+}
+
+// describeNAT writes a NAT expression as nft --debug=netlink does.
+func describeNAT(e *expr.NAT) string {
+	var b strings.Builder
+	b.WriteString("nat ")
+	switch e.Type {
+	case expr.NATTypeDestNAT:
+		b.WriteString("dnat")
+	case expr.NATTypeSourceNAT:
+		b.WriteString("snat")
+	}
+	switch e.Family {
+	case unix.NFPROTO_IPV4:
+		b.WriteString(" ip")
+	case unix.NFPROTO_IPV6:
+		b.WriteString(" ip6")
+	default:
+		fmt.Fprintf(&b, " family %d", e.Family)
+	}
+	for _, r := range []struct {
+		name string
+		reg  uint32
+	}{{"addr_min", e.RegAddrMin}, {"addr_max", e.RegAddrMax}, {"proto_min", e.RegProtoMin}, {"proto_max", e.RegProtoMax}} {
+		if r.reg != 0 {
+			fmt.Fprintf(&b, " %s reg %d", r.name, r.reg)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		on   bool
+	}{{"random", e.Random}, {"fully-random", e.FullyRandom}, {"persistent", e.Persistent}, {"prefix", e.Prefix}} {
+		if f.on {
+			b.WriteString(" " + f.name)
+		}
+	}
+	return b.String()
 }

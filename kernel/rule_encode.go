@@ -39,9 +39,7 @@ const (
 	regVerdict = 0
 	reg1       = 1 // NFT_REG_1
 	reg2       = 2 // NFT_REG_2 (32-bit registers 12-15)
-	reg32_01   = 9 // NFT_REG32_01
-	reg32_02   = 10
-	reg32_03   = 11
+	reg32_00   = 8 // NFT_REG32_00 (the first word of reg 1)
 
 	ifnameSize    = 16
 	offsetSAddr   = 12
@@ -75,9 +73,7 @@ func encodeRule(r plan.Rule, setID func(string) uint32) ([]expr.Any, error) {
 	for _, m := range r.Match {
 		if fam := plan.MatchFamily(m.Key); fam != 0 && nfproto == 0 {
 			nfproto = fam
-			es = append(es,
-				&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg1},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{nfprotoOf(fam)}})
+			es = appendNFProto(es, fam)
 		}
 		var err error
 		if es, err = encodeMatch(es, m, setID); err != nil {
@@ -91,10 +87,8 @@ func encodeRule(r plan.Rule, setID func(string) uint32) ([]expr.Any, error) {
 		es = append(es, &expr.Verdict{Kind: expr.VerdictDrop})
 	case v == plan.VerdictMasquerade:
 		es = append(es, &expr.Masq{})
-	case v == plan.VerdictDNATPublish:
-		es = appendDNATPublish(es, nfproto == 4, setID)
-	case v == plan.VerdictDNATPublishAny:
-		es = appendDNATPublishAny(es, setID)
+	case dnatStmtOf(v) != nil:
+		es = appendDNAT(es, dnatStmtOf(v), nfproto, setID)
 	case strings.HasPrefix(v, "jump ") && validChainName(v[len("jump "):]):
 		es = append(es, &expr.Verdict{Kind: expr.VerdictJump, Chain: v[len("jump "):]})
 	default:
@@ -186,27 +180,10 @@ func encodeMatch(es []expr.Any, m plan.Match, setID func(string) uint32) ([]expr
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: reg1, Data: []byte{0, 0, 0, 0}}), nil
 
 	case plan.KeyLinkTuple:
-		set, err := setRef(m.Value)
-		if err != nil {
-			return nil, err
-		}
-		return append(es,
-			&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSAddr, Len: 4},
-			&expr.Payload{DestRegister: reg32_01, Base: expr.PayloadBaseNetworkHeader, Offset: offsetDAddr, Len: 4},
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg32_02},
-			&expr.Byteorder{SourceRegister: reg32_02, DestRegister: reg32_02, Op: expr.ByteorderHton, Len: 1, Size: 2},
-			&expr.Payload{DestRegister: reg32_03, Base: expr.PayloadBaseTransportHeader, Offset: offsetDPort, Len: 2},
-			&expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
+		return appendLinkTuple(es, family4, m, setID)
 
 	case plan.KeySourceTuple:
-		set, err := setRef(m.Value)
-		if err != nil {
-			return nil, err
-		}
-		return append(es,
-			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
-			&expr.Payload{DestRegister: reg2, Base: expr.PayloadBaseNetworkHeader, Offset: offsetSAddr, Len: 4},
-			&expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
+		return appendSourceTuple(es, family4, m, setID)
 
 	case plan.KeyNFProto:
 		return encodeNFProto(es, m) // forward.go
@@ -215,6 +192,59 @@ func encodeMatch(es []expr.Any, m plan.Match, setID func(string) uint32) ([]expr
 		return es, err
 	}
 	return encodeMatch6(es, m, setID)
+}
+
+// appendNFProto appends meta nfproto of a family (4 or 6).
+func appendNFProto(es []expr.Any, family int) []expr.Any {
+	return append(es,
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: reg1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: reg1, Data: []byte{nfprotoOf(family)}})
+}
+
+// regAtWord is the register nft names for 32-bit word w (0-15) of the
+// registers: the 16-byte register the word starts (NFT_REG_1-4), else
+// NFT_REG32_xx.
+func regAtWord(w int) uint32 {
+	if w%4 == 0 {
+		return uint32(reg1 + w/4)
+	}
+	return uint32(reg32_00 + w)
+}
+
+// appendTuple appends the loads of saddr . daddr . meta l4proto . th dport
+// of a family from reg 1 on, each field in the word after the previous
+// one's last (an address takes size/4 words), as nft writes them.
+func appendTuple(es []expr.Any, f tupleFamily) []expr.Any {
+	words := int(f.size / 4)
+	proto := regAtWord(2 * words)
+	return append(es,
+		&expr.Payload{DestRegister: reg1, Base: expr.PayloadBaseNetworkHeader, Offset: f.saddr, Len: f.size},
+		&expr.Payload{DestRegister: regAtWord(words), Base: expr.PayloadBaseNetworkHeader, Offset: f.daddr, Len: f.size},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: proto},
+		&expr.Byteorder{SourceRegister: proto, DestRegister: proto, Op: expr.ByteorderHton, Len: 1, Size: 2},
+		&expr.Payload{DestRegister: regAtWord(2*words + 1), Base: expr.PayloadBaseTransportHeader, Offset: offsetDPort, Len: 2})
+}
+
+// appendLinkTuple appends saddr . daddr . meta l4proto . th dport @set.
+func appendLinkTuple(es []expr.Any, f tupleFamily, m plan.Match, setID func(string) uint32) ([]expr.Any, error) {
+	set, err := setRef(m.Value)
+	if err != nil {
+		return nil, err
+	}
+	es = appendTuple(es, f)
+	return append(es, &expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
+}
+
+// appendSourceTuple appends oifname . saddr @set.
+func appendSourceTuple(es []expr.Any, f tupleFamily, m plan.Match, setID func(string) uint32) ([]expr.Any, error) {
+	set, err := setRef(m.Value)
+	if err != nil {
+		return nil, err
+	}
+	return append(es,
+		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: reg1},
+		&expr.Payload{DestRegister: regAtWord(ifnameSize / 4), Base: expr.PayloadBaseNetworkHeader, Offset: f.saddr, Len: f.size},
+		&expr.Lookup{SourceRegister: reg1, SetName: set, SetID: setID(set), Invert: m.Negate}), nil
 }
 
 func setRef(v string) (string, error) {

@@ -80,8 +80,12 @@ func marshalItems(t *testing.T, es []expr.Any) []exprItem {
 	return items
 }
 
-func TestRuleRoundTrip(t *testing.T) {
-	for _, r := range everyRuleShape() {
+func TestRuleRoundTrip(t *testing.T) { checkRoundTrips(t, everyRuleShape()) }
+
+// checkRoundTrips checks that each rule decodes as it was encoded.
+func checkRoundTrips(t *testing.T, rules []plan.Rule) {
+	t.Helper()
+	for _, r := range rules {
 		got, err := encodeDecode(t, r)
 		if err != nil {
 			t.Errorf("%s: %v", r.Comment, err)
@@ -97,15 +101,7 @@ func TestRuleNftLayout(t *testing.T) {
 	// The exact expressions nft 1.0.6 prints with --debug=netlink for
 	// `iifname "docker0" oifname "docker0" ip saddr . ip daddr . meta l4proto . th dport @links accept`.
 	r := plan.Rule{Match: []plan.Match{m(plan.KeyIIFName, false, "docker0"), m(plan.KeyOIFName, false, "docker0"), m(plan.KeyLinkTuple, false, "@links")}, Verdict: "accept"}
-	es, err := encodeRule(r, func(string) uint32 { return 0 })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, it := range marshalItems(t, es) {
-		got = append(got, describeExpr(it))
-	}
-	want := []string{
+	checkLayout(t, r, []string{
 		"meta load iifname => reg 1",
 		"cmp eq reg 1 0x646f636b657230000000000000000000",
 		"meta load oifname => reg 1",
@@ -119,9 +115,23 @@ func TestRuleNftLayout(t *testing.T) {
 		"payload load 2b @ transport header + 2 => reg 11",
 		"lookup reg 1 set links",
 		"accept",
+	})
+}
+
+// checkLayout checks that r encodes as the expressions want, in the words
+// of nft --debug=netlink.
+func checkLayout(t *testing.T, r plan.Rule, want []string) {
+	t.Helper()
+	es, err := encodeRule(r, func(string) uint32 { return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range marshalItems(t, es) {
+		got = append(got, describeExpr(it))
 	}
 	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("expressions differ from nft's (-nft +netctl):\n%s", d)
+		t.Errorf("%s: expressions differ from nft's (-nft +netctl):\n%s", r, d)
 	}
 }
 
@@ -198,15 +208,22 @@ func TestRuleDecodeVariants(t *testing.T) {
 		{"no verdict", []expr.Any{&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1}, &expr.Cmp{Register: 1, Data: ifname("docker0")}}, ""},
 		{"goto", []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: "user"}}, ""},
 	} {
-		items := marshalItems(t, tc.es)
-		ms, verdict, ok := decodeRule(items)
-		got := ""
-		if ok {
-			got = plan.Rule{Match: ms, Verdict: verdict}.String()
-		}
-		if got != tc.want {
-			t.Errorf("%s: decoded as %q, want %q (%s)", tc.name, got, tc.want, describe(items))
-		}
+		checkDecodes(t, tc.name, tc.es, tc.want)
+	}
+}
+
+// checkDecodes checks that es decode as the rule text want ("" for
+// Unknown).
+func checkDecodes(t *testing.T, name string, es []expr.Any, want string) {
+	t.Helper()
+	items := marshalItems(t, es)
+	ms, verdict, ok := decodeRule(items)
+	got := ""
+	if ok {
+		got = plan.Rule{Match: ms, Verdict: verdict}.String()
+	}
+	if got != want {
+		t.Errorf("%s: decoded as %q, want %q (%s)", name, got, want, describe(items))
 	}
 }
 

@@ -210,6 +210,14 @@ func sameRules(a, b []Rule) bool {
 	return slices.EqualFunc(a, b, func(x, y Rule) bool { return x.Comment == y.Comment && x.String() == y.String() })
 }
 
+// dnatMaps are the maps the DNAT verdicts of published ports look up.
+var dnatMaps = map[string]string{
+	VerdictDNATPublish:     SetPublish,
+	VerdictDNATPublishAny:  SetPublishAny,
+	VerdictDNATPublish6:    SetPublish6,
+	VerdictDNATPublishAny6: SetPublishAny6,
+}
+
 // referencesSet reports whether a rule may look up one of sets: a chain
 // whose set is replaced is refilled around it.
 func referencesSet(rs []Rule, sets map[string]bool) bool {
@@ -222,7 +230,7 @@ func referencesSet(rs []Rule, sets map[string]bool) bool {
 				return true
 			}
 		}
-		if r.Verdict == VerdictDNATPublish && sets[SetPublish] || r.Verdict == VerdictDNATPublishAny && sets[SetPublishAny] {
+		if sets[dnatMaps[r.Verdict]] {
 			return true
 		}
 	}

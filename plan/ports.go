@@ -94,16 +94,19 @@ var anyIPv4 = netip.MustParsePrefix("0.0.0.0/0")
 
 // hasPublish reports whether any container of b publishes a port.
 func hasPublish(b schema.Bridge) bool {
-	for _, c := range b.Containers {
-		if len(c.Publish) > 0 {
-			return true
-		}
-	}
-	return false
+	has4, has6 := publishFamilies(b)
+	return has4 || has6
+}
+
+// publishFamilies reports whether b's publications have IPv4 and IPv6
+// sides.
+func publishFamilies(b schema.Bridge) (has4, has6 bool) {
+	return ipv4Publish.bridgeHas(b), ipv6Publish.bridgeHas(b)
 }
 
 // publishSysctls adds route_localnet for the bridges whose publications
-// the host reaches on 127.0.0.1.
+// the host reaches on 127.0.0.1: an IPv4 side on every address or a
+// loopback one.
 func publishSysctls(cfg *schema.Config, sysctls map[string]string) {
 	if !cfg.Firewall {
 		return
@@ -111,7 +114,7 @@ func publishSysctls(cfg *schema.Config, sysctls map[string]string) {
 	for _, b := range cfg.Bridges {
 		for _, c := range b.Containers {
 			for _, p := range c.Publish {
-				if !p.HostAddr.IsValid() || p.HostAddr.IsLoopback() {
+				if _, ok := publishSide(ipv4Publish, b, c, p); ok && (p.AnyHostAddr() || p.HostAddr.IsLoopback()) {
 					sysctls[RouteLocalnetSysctl(b.Name)] = "1"
 				}
 			}
@@ -122,6 +125,7 @@ func publishSysctls(cfg *schema.Config, sysctls map[string]string) {
 // publishForward is the forward rule of one bridge for its publications,
 // placed after the source restriction and before icc: a DNATed connection
 // from a container of the bridge (hairpin) is accepted whatever icc says.
+// It names no family: a DNATed connection of either is a publication's.
 func publishForward(b schema.Bridge) []Rule {
 	if !hasPublish(b) {
 		return nil
@@ -140,15 +144,19 @@ func gatewayForward(bridges []schema.Bridge) []Rule {
 	return rs
 }
 
+// gatewayRules: the drop matches both families; routed accepts the
+// published container ports of each family the bridge has.
 func gatewayRules(b schema.Bridge) []Rule {
 	addr := "bridge." + b.Name
 	in, out := Match{Key: KeyIIFName, Value: b.Name, Negate: true}, Match{Key: KeyOIFName, Value: b.Name}
 	var rs []Rule
 	switch b.GatewayMode {
 	case schema.GatewayRouted:
-		rs = append(rs,
-			Rule{Comment: addr + ".routed", Match: []Match{in, out, {Key: KeyLinkTuple, Value: "@" + SetRoutedPorts}}, Verdict: VerdictAccept},
-			Rule{Comment: addr + ".gateway_mode", Match: []Match{in, out}, Verdict: VerdictDrop})
+		rs = append(rs, Rule{Comment: addr + ".routed", Match: []Match{in, out, {Key: KeyLinkTuple, Value: "@" + SetRoutedPorts}}, Verdict: VerdictAccept})
+		if b.Address6.IsValid() {
+			rs = append(rs, Rule{Comment: addr + ".routed6", Match: []Match{in, out, {Key: KeyLinkTuple6, Value: "@" + SetRoutedPorts6}}, Verdict: VerdictAccept})
+		}
+		rs = append(rs, Rule{Comment: addr + ".gateway_mode", Match: []Match{in, out}, Verdict: VerdictDrop})
 	case schema.GatewayNAT:
 		rs = append(rs, Rule{Comment: addr + ".gateway_mode", Match: []Match{in, out}, Verdict: VerdictDrop})
 	}
@@ -156,30 +164,60 @@ func gatewayRules(b schema.Bridge) []Rule {
 }
 
 // publishPostrouting is the masquerade rules of one bridge with
-// publications.
+// publications: hairpin per family the publications take, and the host's
+// 127.0.0.1 (IPv4 only: IPv6 has no route_localnet).
 func publishPostrouting(b schema.Bridge) []Rule {
-	if !hasPublish(b) {
-		return nil
-	}
+	has4, has6 := publishFamilies(b)
 	addr := "bridge." + b.Name
 	out := Match{Key: KeyOIFName, Value: b.Name}
-	return []Rule{
-		{Comment: addr + ".hairpin", Match: []Match{out, {Key: KeyCTStatus, Value: "dnat"}, {Key: KeySAddr, Value: b.Address.Masked().String()}}, Verdict: VerdictMasquerade},
-		{Comment: addr + ".localhost", Match: []Match{out, {Key: KeySAddr, Value: "127.0.0.0/8"}}, Verdict: VerdictMasquerade},
+	dnat := Match{Key: KeyCTStatus, Value: "dnat"}
+	var rs []Rule
+	if has4 {
+		rs = append(rs,
+			Rule{Comment: addr + ".hairpin", Match: []Match{out, dnat, {Key: KeySAddr, Value: b.Address.Masked().String()}}, Verdict: VerdictMasquerade},
+			Rule{Comment: addr + ".localhost", Match: []Match{out, {Key: KeySAddr, Value: "127.0.0.0/8"}}, Verdict: VerdictMasquerade})
 	}
+	if has6 {
+		rs = append(rs, Rule{Comment: addr + ".hairpin6", Match: []Match{out, dnat, {Key: KeySAddr6, Value: b.Address6.Masked().String()}}, Verdict: VerdictMasquerade})
+	}
+	return rs
 }
 
 // publishTable is what published ports add to the table: the chains
-// (nil when nothing is published) and the sets publish and routed_ports
-// (with no elements, nil when not needed).
+// (nil when nothing is published) and the maps and routed sets of each
+// family (with no elements, nil when not needed).
 func publishTable(bridges []schema.Bridge) (chains []Chain, sets []Set) {
-	publish := Set{Name: SetPublish, Type: PublishMapType, Interval: true}
-	publishAny := Set{Name: SetPublishAny, Type: PublishAnyMapType}
-	routed := Set{Name: SetRoutedPorts, Type: RoutedPortsKeyType, Interval: true}
+	var pre, outp []Rule
+	for _, f := range []*publishFamily{ipv4Publish, ipv6Publish} {
+		fsets, fpre, fout := f.table(bridges)
+		sets = append(sets, fsets...)
+		pre, outp = append(pre, fpre...), append(outp, fout...)
+	}
+	if len(pre) == 0 {
+		return nil, sets
+	}
+	chains = []Chain{
+		{Name: ChainNATOutput, Type: "nat", Hook: "output", Priority: -100, Policy: VerdictAccept, Rules: outp},
+		{Name: ChainNATPrerouting, Type: "nat", Hook: "prerouting", Priority: -100, Policy: VerdictAccept, Rules: pre},
+		{Name: ChainRawPrerouting, Type: "filter", Hook: "prerouting", Priority: -300, Policy: VerdictAccept, Rules: []Rule{{
+			Comment: CommentLoopbackGuard,
+			Match:   []Match{{Key: KeyIIFName, Negate: true, Value: "lo"}, {Key: KeyDAddr, Value: "127.0.0.0/8"}},
+			Verdict: VerdictDrop,
+		}}},
+	}
+	return chains, sets
+}
+
+// table is one family's maps, routed set and DNAT rules (prerouting,
+// output).
+func (f *publishFamily) table(bridges []schema.Bridge) (sets []Set, pre, outp []Rule) {
+	publish := Set{Name: f.publish, Type: f.publishType, Interval: true}
+	publishAny := Set{Name: f.publishAny, Type: f.publishAnyType}
+	routed := Set{Name: f.routed, Type: f.routedType, Interval: true}
 	protos := map[string]bool{}
 	anyRouted := false
 	for _, b := range bridges {
-		isRouted := b.GatewayMode == schema.GatewayRouted
+		isRouted := b.GatewayMode == schema.GatewayRouted && f.bridgeHasFamily(b)
 		anyRouted = anyRouted || isRouted
 		// Routed: by container address, protocol and port, the sources.
 		type cport struct {
@@ -192,40 +230,35 @@ func publishTable(bridges []schema.Bridge) (chains []Chain, sets []Set) {
 		var routedOrder []cport
 		for _, c := range b.Containers {
 			for _, p := range c.Publish {
+				side, ok := publishSide(f, b, c, p)
+				if !ok {
+					continue
+				}
 				protos[p.Proto] = true
 				comment := PublishAddress(b.Name, c.Name, p)
-				srcs := p.AllowedSources
-				if len(srcs) == 0 {
-					srcs = []netip.Prefix{anyIPv4}
-				}
-				host := anyIPv4
-				if p.HostAddr.IsValid() {
-					host = netip.PrefixFrom(p.HostAddr, 32)
-				}
 				for i := 0; i <= int(p.Host[1]-p.Host[0]); i++ {
 					hp, cp := p.Host[0]+uint16(i), p.Container[0]+uint16(i)
-					if !p.HostAddr.IsValid() && len(p.AllowedSources) == 0 {
+					value := side.container.String() + " . " + strconv.Itoa(int(cp))
+					if p.AnyHostAddr() && len(p.AllowedSources) == 0 {
 						publishAny.Elements = append(publishAny.Elements, Element{
-							Key:     p.Proto + " . " + strconv.Itoa(int(hp)),
-							Value:   c.Address.String() + " . " + strconv.Itoa(int(cp)),
-							Comment: comment,
+							Key: p.Proto + " . " + strconv.Itoa(int(hp)), Value: value, Comment: comment,
 						})
 					} else {
-						for _, s := range srcs {
+						for _, s := range side.sources {
 							publish.Elements = append(publish.Elements, Element{
-								Key:     CanonicalPrefix(s) + " . " + CanonicalPrefix(host) + " . " + p.Proto + " . " + strconv.Itoa(int(hp)),
-								Value:   c.Address.String() + " . " + strconv.Itoa(int(cp)),
+								Key:     CanonicalPrefix(s) + " . " + CanonicalPrefix(side.host) + " . " + p.Proto + " . " + strconv.Itoa(int(hp)),
+								Value:   value,
 								Comment: comment,
 							})
 						}
 					}
 					if isRouted {
-						k := cport{c.Address, p.Proto, cp}
+						k := cport{side.container, p.Proto, cp}
 						if _, seen := routedSrc[k]; !seen {
 							routedOrder = append(routedOrder, k)
 							routedComment[k] = comment
 						}
-						routedSrc[k] = append(routedSrc[k], srcs...)
+						routedSrc[k] = append(routedSrc[k], side.sources...)
 					}
 				}
 			}
@@ -244,12 +277,11 @@ func publishTable(bridges []schema.Bridge) (chains []Chain, sets []Set) {
 		sets = append(sets, routed)
 	}
 	if len(protos) == 0 {
-		return nil, sets
+		return sets, nil, nil
 	}
 	SortElements(publish.Elements)
 	SortElements(publishAny.Elements)
 	sets = append([]Set{publish, publishAny}, sets...)
-	var pre, outp []Rule
 	for _, proto := range []string{"tcp", "udp", "sctp"} {
 		if !protos[proto] {
 			continue
@@ -258,22 +290,13 @@ func publishTable(bridges []schema.Bridge) (chains []Chain, sets []Set) {
 		// The interval map (a host address, allowed sources) first: its
 		// keys never repeat one of the hash map's (the loader refuses it).
 		pre = append(pre,
-			Rule{Comment: "firewall.publish." + proto, Match: ms, Verdict: VerdictDNATPublish},
-			Rule{Comment: "firewall.publish_any." + proto, Match: ms, Verdict: VerdictDNATPublishAny})
+			Rule{Comment: "firewall." + f.publish + "." + proto, Match: ms, Verdict: f.verdict},
+			Rule{Comment: "firewall." + f.publishAny + "." + proto, Match: ms, Verdict: f.verdictAny})
 		outp = append(outp,
-			Rule{Comment: "firewall.publish." + proto + ".host", Match: ms, Verdict: VerdictDNATPublish},
-			Rule{Comment: "firewall.publish_any." + proto + ".host", Match: ms, Verdict: VerdictDNATPublishAny})
+			Rule{Comment: "firewall." + f.publish + "." + proto + ".host", Match: ms, Verdict: f.verdict},
+			Rule{Comment: "firewall." + f.publishAny + "." + proto + ".host", Match: ms, Verdict: f.verdictAny})
 	}
-	chains = []Chain{
-		{Name: ChainNATOutput, Type: "nat", Hook: "output", Priority: -100, Policy: VerdictAccept, Rules: outp},
-		{Name: ChainNATPrerouting, Type: "nat", Hook: "prerouting", Priority: -100, Policy: VerdictAccept, Rules: pre},
-		{Name: ChainRawPrerouting, Type: "filter", Hook: "prerouting", Priority: -300, Policy: VerdictAccept, Rules: []Rule{{
-			Comment: CommentLoopbackGuard,
-			Match:   []Match{{Key: KeyIIFName, Negate: true, Value: "lo"}, {Key: KeyDAddr, Value: "127.0.0.0/8"}},
-			Verdict: VerdictDrop,
-		}}},
-	}
-	return chains, sets
+	return sets, pre, outp
 }
 
 // outermost drops the prefixes another of the list contains: the elements

@@ -1,5 +1,11 @@
 package plan
 
+import (
+	"net/netip"
+
+	"github.com/netctl/netctl/schema"
+)
+
 // Published ports over IPv6: the twins of ports.go's maps, rules and set
 // for the publications' IPv6 sides (a container with address6 on a
 // dual-stack bridge, a publication on every address or an IPv6 one):
@@ -38,3 +44,78 @@ const (
 	// VerdictDNATPublishAny6 is the same from the map publish_any6.
 	VerdictDNATPublishAny6 = "dnat ip6 to meta l4proto . th dport map @" + SetPublishAny6
 )
+
+// publishFamily is what differs between the IPv4 and IPv6 sides of
+// publications: the objects' names and types, and the addresses.
+type publishFamily struct {
+	family                      int
+	publish, publishAny, routed string
+	publishType, publishAnyType string
+	routedType                  string
+	verdict, verdictAny         string
+	anyAddr                     netip.Prefix // every client, every host address
+	containerAddr               func(schema.Container) netip.Addr
+	bridgeHasFamily             func(schema.Bridge) bool
+}
+
+var (
+	ipv4Publish = &publishFamily{
+		family: 4, publish: SetPublish, publishAny: SetPublishAny, routed: SetRoutedPorts,
+		publishType: PublishMapType, publishAnyType: PublishAnyMapType, routedType: RoutedPortsKeyType,
+		verdict: VerdictDNATPublish, verdictAny: VerdictDNATPublishAny,
+		anyAddr:         anyIPv4,
+		containerAddr:   func(c schema.Container) netip.Addr { return c.Address },
+		bridgeHasFamily: func(schema.Bridge) bool { return true },
+	}
+	ipv6Publish = &publishFamily{
+		family: 6, publish: SetPublish6, publishAny: SetPublishAny6, routed: SetRoutedPorts6,
+		publishType: PublishMap6Type, publishAnyType: PublishAnyMap6Type, routedType: RoutedPorts6KeyType,
+		verdict: VerdictDNATPublish6, verdictAny: VerdictDNATPublishAny6,
+		anyAddr:         netip.MustParsePrefix("::/0"),
+		containerAddr:   func(c schema.Container) netip.Addr { return c.Address6 },
+		bridgeHasFamily: func(b schema.Bridge) bool { return b.Address6.IsValid() },
+	}
+)
+
+// publishSideOf is one family's side of a publication: the container's
+// address of that family, the host address (every one: the family's
+// 0/0), and the clients (every one: the family's 0/0).
+type publishSideOf struct {
+	container netip.Addr
+	host      netip.Prefix
+	sources   []netip.Prefix
+}
+
+// publishSide returns a publication's side of family f; false when it
+// has none: the publication takes no host address of f, the container has
+// no address of f, or the allowed sources list only the other family.
+func publishSide(f *publishFamily, b schema.Bridge, c schema.Container, p schema.Publish) (publishSideOf, bool) {
+	if !f.bridgeHasFamily(b) || (f.family == 4 && !p.OnIPv4()) || (f.family == 6 && !p.OnIPv6()) {
+		return publishSideOf{}, false
+	}
+	addr := f.containerAddr(c)
+	srcs, ok := p.Sources(f.family)
+	if !addr.IsValid() || !ok {
+		return publishSideOf{}, false
+	}
+	if len(srcs) == 0 {
+		srcs = []netip.Prefix{f.anyAddr}
+	}
+	host := f.anyAddr
+	if !p.AnyHostAddr() {
+		host = netip.PrefixFrom(p.HostAddr, p.HostAddr.BitLen())
+	}
+	return publishSideOf{container: addr, host: host, sources: srcs}, true
+}
+
+// bridgeHas reports whether some publication of b has a side of f.
+func (f *publishFamily) bridgeHas(b schema.Bridge) bool {
+	for _, c := range b.Containers {
+		for _, p := range c.Publish {
+			if _, ok := publishSide(f, b, c, p); ok {
+				return true
+			}
+		}
+	}
+	return false
+}

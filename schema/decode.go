@@ -61,13 +61,15 @@ type bridgeSrc struct {
 }
 
 type containerSrc struct {
-	c       Container
-	key     *node
-	path    fieldPath
-	addr    *node // nil: missing or wrong
-	addr6   *node // address6, when valid
-	expose  []portSrc
-	publish []publishSrc
+	c     Container
+	key   *node
+	path  fieldPath
+	addr  *node // nil: missing or wrong
+	addr6 *node // address6, when valid
+	// addr6Bad: address6 was written wrongly (and reported).
+	addr6Bad bool
+	expose   []portSrc
+	publish  []publishSrc
 	// exposeBroken: some written port was wrong (and reported).
 	exposeBroken bool
 }
@@ -322,6 +324,8 @@ func (p *parser) containers(bs *bridgeSrc, n *node, path fieldPath) {
 				case "address6":
 					if a, ok := p.hostAddr6(f.val, f.path); ok {
 						cs.c.Address6, cs.addr6 = a, f.val
+					} else {
+						cs.addr6Bad = true
 					}
 				case "expose":
 					cs.expose = p.ports(f.val, f.path)

@@ -48,7 +48,7 @@ type FileContainer struct {
 	Address  HostAddress       `yaml:"address" required:"true" doc:"The container's IPv4 address in its bridge's subnet, without prefix length, e.g. 172.17.0.2."`
 	Address6 HostAddress6      `yaml:"address6,omitempty" doc:"The container's IPv6 address in its bridge's IPv6 subnet (the bridge needs address6), without prefix length, e.g. fd00:17::3."`
 	Expose   Flow[FilePort]    `yaml:"expose,omitempty" doc:"What the container's Dockerfile EXPOSEs: PORT, PORT/PROTO or START-END/PROTO; protocol tcp (default), udp or sctp."`
-	Publish  Flow[FilePublish] `yaml:"publish,omitempty" doc:"Docker's -p: [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO] (same-size ranges allowed), or a mapping with port and allowed_sources. Connections to the host's address and port reach the container's port, with the client's own source address."`
+	Publish  Flow[FilePublish] `yaml:"publish,omitempty" doc:"Docker's -p: [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO] (same-size ranges allowed; an IPv6 host address in brackets, [2001:db8::1]:8080:80), or a mapping with port and allowed_sources. No address: every host address, IPv6 ones too when the container has address6; 0.0.0.0: IPv4 only; [::]: IPv6 only. Connections to the host's address and port reach the container's port, with the client's own source address."`
 }
 
 // MarshalYAML writes a container on one line: {address: 172.17.0.2, expose: [80/tcp]}.
@@ -184,7 +184,7 @@ func fields[T any]() []string {
 // mapping when it has allowed_sources.
 type FilePublish struct {
 	Port           PublishSpec  `yaml:"port" required:"true" doc:"The publication in Docker's -p syntax, e.g. 8443:443."`
-	AllowedSources Flow[Source] `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 addresses or CIDRs reach this published port (the host's and the containers' own connections included), checked on the address and port the client connected to."`
+	AllowedSources Flow[Source] `yaml:"allowed_sources,omitempty" doc:"When present, only these IPv4 or IPv6 addresses or CIDRs reach this published port (the host's and the containers' own connections included), checked on the address and port the client connected to. Each family admits clients of its own: a list of IPv4 entries only admits no IPv6 client."`
 }
 
 // MarshalYAML writes a publication without sources as its -p string.

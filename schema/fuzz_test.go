@@ -27,6 +27,23 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	// Publications of every form, both families, for the writer.
+	f.Add([]byte(`bridges:
+  docker0:
+    address: 172.17.0.1/16
+    address6: fd00:17::1/64
+    containers:
+      web:
+        address: 172.17.0.2
+        address6: "fd00:17::2"
+        publish:
+          - 8080:80
+          - 0.0.0.0:8081:81
+          - "[::]:8081:81/udp"
+          - "[2001:db8::1]:8000-8010:9000-9010/sctp"
+          - { port: 8443:443, allowed_sources: [203.0.113.0/24, "2001:db8:100::/48", "2001:db8:200::/48"] }
+          - { port: "[::]:8444:444", allowed_sources: ["2001:db8::7"] }
+`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const file = "fuzz.yaml"
 		cfg, err := Parse(file, data)
@@ -91,6 +108,7 @@ func checkConfig(t *testing.T, cfg *Config) {
 				t.Errorf("bad container %+v on %s", c, b.Name)
 			}
 			checkPorts(t, c.Expose)
+			checkPublish(t, c)
 		}
 		for _, l := range b.Links {
 			to, ok := b.Container(l.To)
@@ -103,6 +121,27 @@ func checkConfig(t *testing.T, cfg *Config) {
 				if !ex.covers(p) {
 					t.Errorf("link %+v opens %v, which %s does not expose", l, p, l.To)
 				}
+			}
+		}
+	}
+}
+
+// checkPublish checks a container's publications: each reads back from
+// its String, takes IPv6 only with the container's address6, and has no
+// source of a family it does not take.
+func checkPublish(t *testing.T, c Container) {
+	t.Helper()
+	for _, p := range c.Publish {
+		again, err := ParsePublish(p.String())
+		if err != nil || again.HostAddr != p.HostAddr || again.Host != p.Host || again.Container != p.Container || again.Proto != p.Proto {
+			t.Errorf("publication %+v of %s reads back as %+v, %v", p, c.Name, again, err)
+		}
+		if p.HostAddr.Is6() && (!c.Address6.IsValid() || p.HostAddr.IsLoopback() || p.HostAddr.IsLinkLocalUnicast() || p.HostAddr.Is4In6()) {
+			t.Errorf("publication %s of %s (address6 %v)", p, c.Name, c.Address6)
+		}
+		for _, s := range p.AllowedSources {
+			if s.Addr().Is4() && !p.OnIPv4() || s.Addr().Is6() && !p.OnIPv6() || s != s.Masked() || s.Addr().Is4In6() {
+				t.Errorf("publication %s of %s: source %s admits nothing", p, c.Name, s)
 			}
 		}
 	}
@@ -168,7 +207,11 @@ func render(cfg *Config) string {
 					for _, p := range c.Publish {
 						fmt.Fprintf(&b, "          - port: %q\n", p.String())
 						if len(p.AllowedSources) > 0 {
-							fmt.Fprintf(&b, "            allowed_sources: %v\n", p.AllowedSources)
+							s := make([]string, len(p.AllowedSources))
+							for i, pr := range p.AllowedSources {
+								s[i] = q(pr.String())
+							}
+							fmt.Fprintf(&b, "            allowed_sources: [%s]\n", strings.Join(s, ", "))
 						}
 					}
 				}

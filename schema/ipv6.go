@@ -125,18 +125,9 @@ func (p *parser) ipv6Checks(bs *bridgeSrc, firewall *node) {
 			p.add(s.node, s.path, "%s is an IPv6 source, but bridge %q has no address6: netctl drops all IPv6 to it", s.node.Value, bs.b.Name)
 			continue
 		}
-		for _, e := range v6 {
-			if e.prefix.Overlaps(s.prefix) {
-				if e.prefix == s.prefix {
-					p.add(s.node, s.path, "%s is listed twice (first at line %d)", s.node.Value, e.node.Line)
-				} else {
-					p.add(s.node, s.path, "%s overlaps %s (line %d)", s.node.Value, e.node.Value, e.node.Line)
-				}
-				break
-			}
-		}
 		v6 = append(v6, s)
 	}
+	p.source6Overlaps(v6)
 }
 
 // container6Checks checks the containers' address6: only on a dual-stack

@@ -243,16 +243,19 @@ func (FilePort) jsonSchema() map[string]any {
 	}
 }
 
-// PatternPublish is Docker's -p as netctl reads it (ports in range; the
-// loader also checks the address and that ranges are the same size).
-const PatternPublish = `^(` + ipv4 + `:)?` + portNum + `(-` + portNum + `)?:` + portNum + `(-` + portNum + `)?(/(tcp|udp|sctp))?$`
+// PatternPublish is Docker's -p as netctl reads it: an IPv4 host address,
+// or an IPv6 one in brackets (loosely: the loader also checks the address
+// and that ranges are the same size); ports in range.
+const PatternPublish = `^(` + ipv4 + `:|\[` + ipv6 + `\]:)?` + portNum + `(-` + portNum + `)?:` + portNum + `(-` + portNum + `)?(/(tcp|udp|sctp))?$`
 
 func (PublishSpec) jsonSchema() map[string]any {
 	return map[string]any{
-		"type":        "string",
-		"description": "Docker's -p: [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO]; ranges of the same size; protocol tcp (default), udp or sctp; no address (or 0.0.0.0) is every host address.",
-		"pattern":     PatternPublish,
-		"examples":    []any{"8080:80", "127.0.0.1:5432:5432/tcp", "8000-8010:8000-8010/udp"},
+		"type":                "string",
+		"description":         "Docker's -p: [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO]; ranges of the same size; protocol tcp (default), udp or sctp. An IPv6 host address in brackets: [2001:db8::1]:8080:80. No address is every host address of both families (IPv6 when the container has address6); 0.0.0.0 every IPv4 address only; [::] every IPv6 address only. [::1] is not supported (IPv6 has no route_localnet): the host reaches a publication on its own global IPv6 address.",
+		"pattern":             PatternPublish,
+		"patternErrorMessage": "Not a publication: [HOST_ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTO], ports 1-65535, protocol tcp, udp or sctp, an IPv6 address in brackets, e.g. 8080:80, 127.0.0.1:5432:5432/tcp or [2001:db8::1]:8080:80.",
+		"errorMessage":        "Expected a publication (a string) such as 8080:80 or [::]:8080:80, or a mapping with port and allowed_sources.",
+		"examples":            []any{"8080:80", "127.0.0.1:5432:5432/tcp", "8000-8010:8000-8010/udp", "[2001:db8::1]:8080:80", "[::]:8443:443"},
 	}
 }
 

@@ -105,6 +105,7 @@ func TestSchemaRejects(t *testing.T) {
 		"bridges as a list":        "bridges: [docker0]\n",
 		"ip_forward as a number":   "ip_forward: 1\n",
 		"allowed_sources a string": "bridges: {docker0: {address: 172.17.0.1/16, allowed_sources: 198.51.100.10}}\n",
+		"IPv6 publication bare":    "bridges: {docker0: {address: 172.17.0.1/16, address6: 'fd00:17::1/64', containers: {web: {address: 172.17.0.2, address6: 'fd00:17::2', publish: ['2001:db8::1:8080:80']}}}}\n",
 	}
 	for name, doc := range cases {
 		t.Run(name, func(t *testing.T) {

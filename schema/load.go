@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -358,7 +359,24 @@ func (p *parser) syntaxError(err error, data []byte, in *lineReader) {
 		p.addAt(line, 1, fieldPath{}, "syntax error: this line is indented with a tab: YAML indents with spaces only")
 		return
 	}
+	if unquotedBracket.Match(lineText(data, line)) {
+		msg += "; " + unquoted6
+	}
 	p.addAt(line, col, fieldPath{}, "syntax error: %s", msg)
+}
+
+// unquotedBracket finds a publication with an IPv6 address written
+// unquoted, where YAML fails to read it as a list: - [::]:8080:80.
+var unquotedBracket = regexp.MustCompile(`(^|[\s,{\[-])\[[0-9A-Fa-f:.%\w]*\]:[0-9]`)
+
+// lineText is the text of a line (1-based), without its end.
+func lineText(data []byte, line int) []byte {
+	start := lineStart(data, line)
+	end := bytes.IndexByte(data[start:], '\n')
+	if end < 0 {
+		return data[start:]
+	}
+	return data[start : start+end]
 }
 
 // tabIndented reports whether the indentation of the given line holds a tab.

@@ -104,7 +104,8 @@ func portRange(r [2]uint16) string {
 }
 
 // ParsePublish parses a publication in Docker's -p syntax:
-// [HOST_ADDR:]HOST_PORT:CONTAINER_PORT[/PROTO], ports or same-size ranges.
+// [HOST_ADDR:]HOST_PORT:CONTAINER_PORT[/PROTO], ports or same-size ranges;
+// an IPv6 HOST_ADDR in brackets ([2001:db8::1], [::]).
 func ParsePublish(s string) (Publish, error) {
 	p, msg := parsePublish(s)
 	if msg != "" {
@@ -127,41 +128,67 @@ func parsePublish(s string) (Publish, string) {
 			return Publish{}, fmt.Sprintf("unknown protocol %q in %q: expected tcp, udp or sctp", shorten(proto), shorten(s))
 		}
 	}
-	if strings.HasPrefix(spec, "[") {
-		return Publish{}, fmt.Sprintf("%q: IPv6 is not supported yet", shorten(s))
-	}
-	parts := strings.Split(spec, ":")
 	var p Publish
 	p.Proto = proto
-	switch len(parts) {
-	case 1:
+	if strings.HasPrefix(spec, "[") {
+		a, rest, msg := bracketAddr(spec, s)
+		if msg != "" {
+			return Publish{}, msg
+		}
+		if msg := hostAddr6Problem(a, s); msg != "" {
+			return Publish{}, msg
+		}
+		p.HostAddr = a
+		spec = rest
+	} else if strings.ContainsAny(spec, "[]") {
+		return Publish{}, fmt.Sprintf("malformed brackets in %q: %s", shorten(s), bracketFormat)
+	}
+	parts := strings.Split(spec, ":")
+	if len(parts) > 3 && !p.HostAddr.IsValid() {
+		// An IPv6 address written bare, as 2001:db8::1:8080:80.
+		addr := strings.Join(parts[:len(parts)-2], ":")
+		if a, err := netip.ParseAddr(addr); err == nil && a.Is6() {
+			if msg := hostAddr6Problem(a, s); msg != "" {
+				return Publish{}, msg
+			}
+			return Publish{}, fmt.Sprintf("IPv6 host address %s in %q needs brackets: write [%s]:%s%s", shorten(addr), shorten(s), shorten(addr), strings.Join(parts[len(parts)-2:], ":"), s[len(spec):])
+		}
+	}
+	switch {
+	case p.HostAddr.IsValid() && len(parts) == 1:
+		return Publish{}, fmt.Sprintf("%q has no host port: netctl publishes on a port you name (Docker would pick a random one); %s", shorten(s), publish6Format)
+	case p.HostAddr.IsValid() && len(parts) != 2:
+		return Publish{}, fmt.Sprintf("malformed publication %q: %s", shorten(s), publish6Format)
+	case p.HostAddr.IsValid():
+	case len(parts) == 1:
 		return Publish{}, fmt.Sprintf("%q has no host port: netctl publishes on a port you name (Docker would pick a random one); %s", shorten(s), publishFormat)
-	case 2:
-	case 3:
+	case len(parts) == 2:
+	case len(parts) == 3:
 		if parts[0] == "" {
 			return Publish{}, fmt.Sprintf("malformed publication %q: %s", shorten(s), publishFormat)
 		}
 		a, err := netip.ParseAddr(parts[0])
 		switch {
-		case err != nil:
+		case err != nil || !a.Is4():
+			// Without colons an address is IPv4 or nothing.
 			return Publish{}, fmt.Sprintf("malformed host address %q in %q: expected an IPv4 address such as 127.0.0.1", shorten(parts[0]), shorten(s))
-		case !a.Is4():
-			return Publish{}, fmt.Sprintf("%q: IPv6 is not supported yet", shorten(s))
 		case a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || a.As4()[0] >= 240:
 			return Publish{}, fmt.Sprintf("host address %s in %q is not a unicast address", a, shorten(s))
-		case a.IsUnspecified():
-			// 0.0.0.0: every host address, as written without one.
-		case a.As4()[0] == 0:
+		case a.As4()[0] == 0 && !a.IsUnspecified():
 			return Publish{}, fmt.Sprintf("host address %s in %q is in 0.0.0.0/8, not a host's address", a, shorten(s))
-		default:
-			p.HostAddr = a
 		}
+		// 0.0.0.0 is kept: every IPv4 address (and no IPv6 one).
+		p.HostAddr = a
 		parts = parts[1:]
 	default:
 		return Publish{}, fmt.Sprintf("malformed publication %q: %s", shorten(s), publishFormat)
 	}
 	if parts[0] == "" {
-		return Publish{}, fmt.Sprintf("%q has no host port: netctl publishes on a port you name (Docker would pick a random one); %s", shorten(s), publishFormat)
+		format := publishFormat
+		if p.HostAddr.Is6() {
+			format = publish6Format
+		}
+		return Publish{}, fmt.Sprintf("%q has no host port: netctl publishes on a port you name (Docker would pick a random one); %s", shorten(s), format)
 	}
 	var msg string
 	if p.Host, msg = publishRange(parts[0], s); msg != "" {
@@ -175,6 +202,46 @@ func parsePublish(s string) (Publish, string) {
 			shorten(s), int(p.Host[1]-p.Host[0])+1, int(p.Container[1]-p.Container[0])+1)
 	}
 	return p, ""
+}
+
+const publish6Format = "expected [IPV6_ADDRESS]:HOST_PORT:CONTAINER_PORT[/PROTO], e.g. [2001:db8::1]:8080:80 or [::]:8080:80/udp"
+
+const bracketFormat = "an IPv6 host address is written in brackets, e.g. [2001:db8::1]:8080:80 or [::]:8080:80"
+
+// bracketAddr reads the [IPV6_ADDRESS]: that starts spec, and returns the
+// address and what follows its colon.
+func bracketAddr(spec, whole string) (netip.Addr, string, string) {
+	end := strings.IndexByte(spec, ']')
+	if end < 0 || strings.Count(spec, "[") != 1 || strings.Count(spec, "]") != 1 || !strings.HasPrefix(spec[end+1:], ":") {
+		return netip.Addr{}, "", fmt.Sprintf("malformed brackets in %q: %s", shorten(whole), bracketFormat)
+	}
+	text := spec[1:end]
+	a, err := netip.ParseAddr(text)
+	switch {
+	case err == nil && a.Is4():
+		return netip.Addr{}, "", fmt.Sprintf("host address %s in %q is IPv4: brackets are for IPv6 addresses, write %s:%s", a, shorten(whole), a, shorten(whole[end+2:]))
+	case err == nil && a.Zone() != "":
+		return netip.Addr{}, "", fmt.Sprintf("host address %s in %q has a zone: a publication's host address is a global one, without zone", shorten(text), shorten(whole))
+	case err != nil:
+		return netip.Addr{}, "", fmt.Sprintf("malformed host address %q in %q: expected an IPv6 address in brackets such as [2001:db8::1]", shorten(text), shorten(whole))
+	}
+	return a, spec[end+2:], ""
+}
+
+// hostAddr6Problem refuses an IPv6 host address that netctl cannot
+// publish on; :: (every IPv6 address) is fine.
+func hostAddr6Problem(a netip.Addr, whole string) string {
+	switch {
+	case a.Is4In6():
+		return fmt.Sprintf("host address %s in %q is an IPv4-mapped address: write the IPv4 address, %s", a, shorten(whole), a.Unmap())
+	case a.IsMulticast():
+		return fmt.Sprintf("host address %s in %q is not a unicast address", a, shorten(whole))
+	case a.IsLinkLocalUnicast():
+		return fmt.Sprintf("host address %s in %q is link-local (fe80::/10): a publication on it would need a zone, which netctl does not support; use a global address or [::]", a, shorten(whole))
+	case a.IsLoopback():
+		return fmt.Sprintf("host address ::1 in %q is not promised: IPv6 has no route_localnet, so [::1] would need a userland proxy, which netctl does not run; publish on the host's own global IPv6 address (the host reaches it too) or on [::]", shorten(whole))
+	}
+	return ""
 }
 
 func publishRange(text, whole string) ([2]uint16, string) {
@@ -214,6 +281,8 @@ type publishSrc struct {
 	pub  Publish
 	node *node // the -p string
 	path fieldPath
+	// sources are the publication's own allowed_sources.
+	sources []sourceSrc
 	// where names the container for messages: container "web" of bridge "docker0".
 	bridge, container string
 }
@@ -240,7 +309,15 @@ func (p *parser) publications(n *node, path fieldPath) []publishSrc {
 	return out
 }
 
+// unquoted6 says how to write an IPv6 publication that YAML read as a
+// list: unquoted, [2001:db8::1]:8080:80 starts a flow sequence.
+const unquoted6 = `an IPv6 publication must be quoted, e.g. "[2001:db8::1]:8080:80" (unquoted, YAML reads [...] as a list)`
+
 func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
+	if n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Kind == yaml.SequenceNode {
+		p.add(n, path, "expected a publication such as 8080:80, got %s: %s", describe(n), unquoted6)
+		return publishSrc{}, false
+	}
 	if n.Kind == yaml.MappingNode {
 		mark := len(p.entries)
 		defer p.release(mark)
@@ -275,11 +352,6 @@ func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
 					}
 					ipath := index(e.path, i)
 					if pr, ok := p.source(it, ipath); ok {
-						if !pr.Addr().Is4() {
-							// Publications are IPv4 (issue 14 leaves IPv6 ones to come).
-							p.add(it, ipath, "%s: IPv6 publications are not supported yet, so an IPv6 source admits nothing", it.Value)
-							continue
-						}
 						sources = append(sources, sourceSrc{prefix: pr, node: it, path: ipath})
 					}
 				}
@@ -295,7 +367,7 @@ func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
 		for _, s := range sources {
 			ps.pub.AllowedSources = append(ps.pub.AllowedSources, s.prefix)
 		}
-		ps.path = path
+		ps.path, ps.sources = path, sources
 		return ps, true
 	}
 	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!str" && n.ShortTag() != "!!int") {
@@ -316,20 +388,86 @@ func (p *parser) publication(n *node, path fieldPath) (publishSrc, bool) {
 	return publishSrc{pub: pub, node: n, path: path}, true
 }
 
-// sourceOverlaps reports allowed sources of one list that overlap.
+// sourceOverlaps reports allowed sources of one list that overlap: IPv4
+// ones by interval, IPv6 ones pairwise (lists are short).
 func (p *parser) sourceOverlaps(sources []sourceSrc) {
-	ivs := make([]interval, len(sources))
-	for i, s := range sources {
+	var v4, v6 []sourceSrc
+	for _, s := range sources {
+		if s.prefix.Addr().Is4() {
+			v4 = append(v4, s)
+		} else {
+			v6 = append(v6, s)
+		}
+	}
+	ivs := make([]interval, len(v4))
+	for i, s := range v4 {
 		ivs[i] = prefixInterval(s.prefix, i)
 	}
 	overlaps(ivs, func(later, earlier int) {
-		l, e := sources[later], sources[earlier]
-		if l.prefix == e.prefix {
-			p.add(l.node, l.path, "%s is listed twice (first at line %d)", l.node.Value, e.node.Line)
-		} else {
-			p.add(l.node, l.path, "%s overlaps %s (line %d)", l.node.Value, e.node.Value, e.node.Line)
-		}
+		p.sourceOverlap(v4[later], v4[earlier])
 	})
+	p.source6Overlaps(v6)
+}
+
+// source6Overlaps reports IPv6 sources that overlap an earlier one.
+func (p *parser) source6Overlaps(v6 []sourceSrc) {
+	for i, l := range v6 {
+		for _, e := range v6[:i] {
+			if e.prefix.Overlaps(l.prefix) {
+				p.sourceOverlap(l, e)
+				break
+			}
+		}
+	}
+}
+
+func (p *parser) sourceOverlap(l, e sourceSrc) {
+	if l.prefix == e.prefix {
+		p.add(l.node, l.path, "%s is listed twice (first at line %d)", l.node.Value, e.node.Line)
+	} else {
+		p.add(l.node, l.path, "%s overlaps %s (line %d)", l.node.Value, e.node.Value, e.node.Line)
+	}
+}
+
+// publishFamilies checks a bridge's publications against the families
+// they take: an IPv6 host address (or ::) needs the container's address6,
+// and a source of a family the publication does not take admits nothing.
+func (p *parser) publishFamilies(bs *bridgeSrc) {
+	for _, cs := range bs.conts {
+		// A wrong address6 is reported where it is written.
+		has6 := cs.c.Address6.IsValid() || cs.addr6Bad
+		for _, ps := range cs.publish {
+			pub, spec := ps.pub, shorten(ps.node.Value)
+			if pub.HostAddr.Is6() && !has6 {
+				p.add(ps.node, ps.path, "%s is published on %s, but container %q has no address6: nothing receives it", spec, hostAddrName(pub.HostAddr), cs.c.Name)
+			}
+			for _, s := range ps.sources {
+				switch is4 := s.prefix.Addr().Is4(); {
+				case is4 && !pub.OnIPv4():
+					p.add(s.node, s.path, "%s is an IPv4 source, but %s is published on IPv6 only: it admits nothing", s.node.Value, spec)
+				case !is4 && !pub.OnIPv6():
+					p.add(s.node, s.path, "%s is an IPv6 source, but %s is published on IPv4 only: it admits nothing", s.node.Value, spec)
+				case !is4 && !has6:
+					// As a bridge's IPv6 sources need address6: an entry
+					// that admits nobody is a mistake, not a no-op.
+					p.add(s.node, s.path, "%s is an IPv6 source, but container %q has no address6, so %s is published on IPv4 only: it admits nothing", s.node.Value, cs.c.Name, spec)
+				}
+			}
+		}
+	}
+}
+
+// hostAddrName names a publication's host address for messages.
+func hostAddrName(a netip.Addr) string {
+	switch {
+	case !a.IsValid():
+		return "every host address"
+	case a == netip.IPv4Unspecified():
+		return "every IPv4 address"
+	case a == netip.IPv6Unspecified():
+		return "every IPv6 address"
+	}
+	return a.String()
 }
 
 // gatewayMode reads a bridge's gateway_mode.
@@ -378,7 +516,8 @@ func (p *parser) gatewayChecks(bs *bridgeSrc, firewall bool, fwNode *node) {
 
 // publishChecks refuses two publications of one host address, port and
 // protocol anywhere in the file (a port of every address takes it on each
-// address), naming both, and puts the publications in the config.
+// address of its families), naming both, and puts the publications in the
+// config.
 func (p *parser) publishChecks(bridges []*bridgeSrc) {
 	var all []*publishSrc
 	for _, bs := range bridges {
@@ -394,14 +533,17 @@ func (p *parser) publishChecks(bridges []*bridgeSrc) {
 	if len(all) == 0 {
 		return
 	}
-	// Groups by host address; the group of every address (the zero Addr)
-	// is checked with itself and with each other group.
+	// Groups by host address. A publication on no address takes every
+	// address, 0.0.0.0 every IPv4 one, :: every IPv6 one; each group is
+	// checked with the groups that take its addresses too, and reports
+	// only pairs with one of its own, so each pair is checked once.
 	groups := map[netip.Addr][]int{}
 	for i, ps := range all {
 		groups[ps.pub.HostAddr] = append(groups[ps.pub.HostAddr], i)
 	}
 	anyAddr := groups[netip.Addr{}]
-	check := func(idx []int, onlyAddr bool) {
+	any4, any6 := netip.IPv4Unspecified(), netip.IPv6Unspecified()
+	check := func(own netip.Addr, idx []int) {
 		ivs := make([]interval, len(idx))
 		for k, i := range idx {
 			pub := all[i].pub
@@ -409,19 +551,28 @@ func (p *parser) publishChecks(bridges []*bridgeSrc) {
 		}
 		overlaps(ivs, func(later, earlier int) {
 			l, e := all[later], all[earlier]
-			if onlyAddr && !l.pub.HostAddr.IsValid() && !e.pub.HostAddr.IsValid() {
-				return // reported with the group of every address
+			if l.pub.HostAddr != own && e.pub.HostAddr != own {
+				return // reported with the group of one of them
 			}
 			p.add(l.node, l.path, "%s takes %s, already published by %s (line %d: %s)",
 				shorten(l.node.Value), hostPorts(l.pub, e.pub), e.where(), e.node.Line, shorten(e.node.Value))
 		})
 	}
-	check(anyAddr, false)
+	check(netip.Addr{}, anyAddr)
 	addrs := slices.SortedFunc(maps.Keys(groups), netip.Addr.Compare)
 	for _, a := range addrs {
-		if a.IsValid() {
-			check(append(slices.Clone(groups[a]), anyAddr...), true)
+		if !a.IsValid() {
+			continue
 		}
+		idx := append(slices.Clone(groups[a]), anyAddr...)
+		switch {
+		case a == any4 || a == any6:
+		case a.Is4():
+			idx = append(idx, groups[any4]...)
+		default:
+			idx = append(idx, groups[any6]...)
+		}
+		check(a, idx)
 	}
 	for _, bs := range bridges {
 		for ci := range bs.conts {
@@ -437,14 +588,25 @@ func (ps *publishSrc) where() string {
 	return fmt.Sprintf("container %q of bridge %q", ps.container, ps.bridge)
 }
 
-// hostPorts names what two overlapping publications both take.
+// hostPorts names what two overlapping publications both take: on the
+// narrower of their host addresses.
 func hostPorts(a, b Publish) string {
-	addr := "every host address"
-	if a.HostAddr.IsValid() {
-		addr = a.HostAddr.String()
-	} else if b.HostAddr.IsValid() {
-		addr = b.HostAddr.String()
+	addr := a.HostAddr
+	if breadth(b.HostAddr) < breadth(addr) {
+		addr = b.HostAddr
 	}
 	lo, hi := max(a.Host[0], b.Host[0]), min(a.Host[1], b.Host[1])
-	return fmt.Sprintf("%s/%s on %s", portRange([2]uint16{lo, hi}), a.Proto, addr)
+	return fmt.Sprintf("%s/%s on %s", portRange([2]uint16{lo, hi}), a.Proto, hostAddrName(addr))
+}
+
+// breadth orders host addresses: one address, every address of a
+// family, every address.
+func breadth(a netip.Addr) int {
+	switch {
+	case !a.IsValid():
+		return 2
+	case a.IsUnspecified():
+		return 1
+	}
+	return 0
 }

@@ -34,6 +34,7 @@ func (p *parser) validate(cfg *Config, firewall *node, bridges []*bridgeSrc) {
 		p.ipv6Checks(bs, firewall)
 		p.containerChecks(bs)
 		p.container6Checks(bs)
+		p.publishFamilies(bs)
 		p.linkChecks(bs)
 	}
 	p.publishChecks(bridges)

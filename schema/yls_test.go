@@ -48,6 +48,12 @@ func TestEditorMessages(t *testing.T) {
 		"container.yaml":   {"bridges:\n  docker0:\n    address: 172.17.0.1/16\n    containers:\n      -web: { address: 172.17.0.2 }\n", "Not a Docker container name"},
 		"port-type.yaml":   {"bridges:\n  docker0:\n    address: 172.17.0.1/16\n    containers:\n      db: { address: 172.17.0.3, expose: [true] }\n", "Expected a port: a number 1-65535 or a string such as 5432/tcp"},
 		"host-prefix.yaml": {"bridges:\n  docker0:\n    address: 172.17.0.1/16\n    containers:\n      db: { address: 172.17.0.3/16 }\n", "Not an IPv4 address without prefix length, e.g. 172.17.0.2."},
+		"publish6.yaml":    {"bridges:\n  docker0:\n    address: 172.17.0.1/16\n    address6: fd00:17::1/64\n    containers:\n      db: { address: 172.17.0.3, address6: \"fd00:17::3\", publish: [\"2001:db8::1:8080:80\"] }\n", "Not a publication"},
+	}
+	// IPv6 publications in brackets: no diagnostic (beside the examples).
+	good := filepath.Join(dir, "publish6-good.yaml")
+	if err := os.WriteFile(good, []byte("bridges:\n  docker0:\n    address: 172.17.0.1/16\n    address6: fd00:17::1/64\n    containers:\n      db:\n        address: 172.17.0.3\n        address6: \"fd00:17::3\"\n        publish: [\"[2001:db8::1]:8080:80\", \"[::]:8081:81/udp\", 0.0.0.0:8082:82, { port: \"[::]:8443:443\", allowed_sources: [\"2001:db8:100::/48\"] }]\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	args := []string{filepath.Join("testdata", "yls", "validate.js"), yls, schemaPath}
 	for name, c := range bad {
@@ -60,6 +66,7 @@ func TestEditorMessages(t *testing.T) {
 	if len(examples) == 0 {
 		t.Fatal("no examples/*.yaml")
 	}
+	examples = append(examples, good)
 	args = append(args, examples...)
 	out, err := exec.Command("node", args...).Output()
 	if err != nil {

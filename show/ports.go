@@ -21,16 +21,29 @@ type publishFacts struct {
 // the ones a file writes.
 func (w *writer) publishChain(c plan.Chain) {
 	for _, r := range c.Rules {
-		if r.Unknown == "" && (r.Comment == plan.CommentLoopbackGuard || (strings.HasPrefix(r.Comment, "firewall.publish.") || strings.HasPrefix(r.Comment, "firewall.publish_any."))) {
+		if r.Unknown == "" && (r.Comment == plan.CommentLoopbackGuard || publishRuleComment(r.Comment)) {
 			continue
 		}
 		w.note("rule in chain %s not from a netctl file: %s", c.Name, describeRule(r))
 	}
 }
 
+// publishRuleComment reports whether a comment is a DNAT rule's of
+// either family: firewall.publish.tcp, firewall.publish_any6.udp.host.
+func publishRuleComment(c string) bool {
+	for _, m := range []string{plan.SetPublish, plan.SetPublishAny, plan.SetPublish6, plan.SetPublishAny6} {
+		if strings.HasPrefix(c, "firewall."+m+".") {
+			return true
+		}
+	}
+	return false
+}
+
 // publishElement reads "SOURCE . HOST . PROTO . PORT : ADDR . PORT"
-// commented bridge.B.container.C.publish.SPEC.
-func (w *writer) publishElement(e plan.Element) bool {
+// commented bridge.B.container.C.publish.SPEC, an element of publish or
+// publish_any (family 4: the container's address) or of their IPv6 twins
+// (family 6: its address6).
+func (w *writer) publishElement(e plan.Element, family int) bool {
 	name, rest, ok := w.bridgeOf(e.Comment)
 	if !ok {
 		return false
@@ -43,8 +56,9 @@ func (w *writer) publishElement(e plan.Element) bool {
 	cname, spec := rest[:i], rest[i+len(".publish."):]
 	pub, err := schema.ParsePublish(spec)
 	key, val := strings.Split(e.Key, " . "), strings.Split(e.Value, " . ")
+	anyAddr := map[int]string{4: "0.0.0.0/0", 6: "::/0"}[family]
 	if len(key) == 2 { // publish_any: every client, every host address
-		key = append([]string{"0.0.0.0/0", "0.0.0.0/0"}, key...)
+		key = append([]string{anyAddr, anyAddr}, key...)
 	}
 	if err != nil || !validName(cname) || len(key) != 4 || len(val) != 2 || pub.String() != spec {
 		return false
@@ -55,18 +69,25 @@ func (w *writer) publishElement(e plan.Element) bool {
 		if err2 != nil {
 			return false
 		}
-		src = netip.PrefixFrom(a, 32)
+		src = netip.PrefixFrom(a, a.BitLen())
 	}
 	addr, err := netip.ParseAddr(val[0])
-	if err != nil || !addr.Is4() {
+	if err != nil || addr.Is4() != (family == 4) || addr.Is4In6() || src.Addr().Is4() != (family == 4) {
 		return false
 	}
 	fa := w.facts[name]
-	if have, ok := fa.containers[cname]; ok && have != addr {
+	containers, byAddr := &fa.containers, &fa.byAddr
+	if family == 6 {
+		if fa.ipv6.containers == nil {
+			fa.ipv6.containers, fa.ipv6.byAddr = map[string]netip.Addr{}, map[netip.Addr]string{}
+		}
+		containers, byAddr = &fa.ipv6.containers, &fa.ipv6.byAddr
+	}
+	if have, ok := (*containers)[cname]; ok && have != addr {
 		w.note("publication %s: container %q has two addresses, %s and %s: element %s left out", e.Comment, cname, have, addr, e.Key)
 		return true
 	}
-	fa.containers[cname], fa.byAddr[addr] = addr, cname
+	(*containers)[cname], (*byAddr)[addr] = addr, cname
 	if fa.publish == nil {
 		fa.publish = map[string][]*publishFacts{}
 	}

@@ -7,6 +7,7 @@ package show
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -258,9 +259,13 @@ func (w *writer) firewall(fw *plan.Firewall) {
 			}
 		case plan.SetBridges:
 			// The bridges the forward_others rule looks up: from the bridges.
-		case plan.SetPublish, plan.SetPublishAny, plan.SetRoutedPorts:
-			read := w.publishElement
-			if s.Name == plan.SetRoutedPorts {
+		case plan.SetPublish, plan.SetPublishAny, plan.SetRoutedPorts, plan.SetPublish6, plan.SetPublishAny6, plan.SetRoutedPorts6:
+			family := 4
+			if s.Name == plan.SetPublish6 || s.Name == plan.SetPublishAny6 {
+				family = 6
+			}
+			read := func(e plan.Element) bool { return w.publishElement(e, family) }
+			if s.Name == plan.SetRoutedPorts || s.Name == plan.SetRoutedPorts6 {
 				read = w.routedElement
 			}
 			for _, e := range s.Elements {
@@ -284,10 +289,10 @@ func (w *writer) bridgeRule(chain string, fa *facts, what string, r plan.Rule) b
 	case chain == plan.ChainPostrouting && what == "masquerade":
 		fa.masquerade = true
 	case w.bridgeRule6(chain, fa, what):
-	case chain == plan.ChainPostrouting && (what == "hairpin" || what == "localhost"):
+	case chain == plan.ChainPostrouting && (what == "hairpin" || what == "hairpin6" || what == "localhost"):
 	case chain == plan.ChainForward && what == "gateway_mode":
 		fa.gatewayDrop = true
-	case chain == plan.ChainForward && what == "routed":
+	case chain == plan.ChainForward && (what == "routed" || what == "routed6"):
 		fa.routed = true
 	case chain == plan.ChainForward && what == "published":
 	case chain != plan.ChainForward:
@@ -482,6 +487,13 @@ func (w *writer) bridge(b plan.Bridge, fa *facts, firewall bool) (schema.Entry[s
 	for pair, ports := range fa.links {
 		pairs = append(pairs, pair)
 		exposed[pair[1]] = append(exposed[pair[1]], ports...)
+	}
+	for _, n := range slices.Sorted(maps.Keys(fa.publish)) {
+		if _, ok := fa.containers[n]; !ok {
+			// Only IPv6 elements name it ([::]:P:Q): the file needs its
+			// IPv4 address, which nothing in the table holds.
+			w.note("container %q of bridge %q publishes only over IPv6: its IPv4 address is in no element, so it and its publications are left out", n, b.Name)
+		}
 	}
 	names := make([]string, 0, len(fa.containers))
 	for n := range fa.containers {
