@@ -70,19 +70,23 @@ func Begin(k Kernel, opts Options) (*Txn, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Txn{k: k, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.NetnsID), cookie: cookieOf(k)}
+	rk := remembering(k, opts)
+	t := &Txn{k: rk, opts: opts, lock: l, journal: journalPath(opts.StateDir, opts.NetnsID), cookie: cookieOf(k)}
 	if err := t.recover(); err != nil {
 		l.release()
 		return nil, err
 	}
+	rk.(*rememberingKernel).dropStaleMemory()
 	return t, nil
 }
 
-// Close releases the lock.
+// Close releases the lock, and removes the forward memories of namespaces
+// that no longer exist (sweepMemories).
 func (t *Txn) Close() {
 	if t.lock != nil {
 		t.lock.release()
 		t.lock = nil
+		sweepMemories(t.opts.StateDir, unwrap(t.k), t.opts.NetnsID)
 	}
 }
 
@@ -255,7 +259,7 @@ type ApplyOptions struct {
 // lock has been held since it was read. On failure every step that ran is
 // undone, newest first, and the error is a *Failure.
 func (t *Txn) Apply(p *plan.Plan, o ApplyOptions) error {
-	if p.Empty() {
+	if p.Empty() && slices.Equal(p.Desired.ForwardMemory, p.Live.ForwardMemory) {
 		return nil
 	}
 	steps := stepsFor(p.Desired, p.Live)
@@ -345,10 +349,13 @@ func (t *Txn) verify(desired plan.State) error {
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
-	if left := plan.Diff(desired, live); !left.Empty() {
+	if left := plan.Diff(desired, live); !left.Empty() || !slices.Equal(desired.ForwardMemory, live.ForwardMemory) {
 		addrs := make([]string, 0, len(left.Changes))
 		for _, c := range left.Changes {
 			addrs = append(addrs, c.Address+" ("+string(c.Action)+")")
+		}
+		if !slices.Equal(desired.ForwardMemory, live.ForwardMemory) {
+			addrs = append(addrs, fmt.Sprintf("forward memory %q (want %q)", live.ForwardMemory, desired.ForwardMemory))
 		}
 		if len(addrs) > 5 {
 			addrs = append(addrs[:5], fmt.Sprintf("and %d more", len(addrs)-5))

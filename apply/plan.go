@@ -19,6 +19,7 @@ type dropPolicyReader interface {
 // table, plan.Resolve for bridges), diffs it, and adds the warnings: facts
 // that may defeat the plan. It takes no lock: a plan only reads.
 func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
+	k = remembering(k, opts)
 	live, err := k.Read(desired.Scope())
 	if err != nil {
 		return nil, err
@@ -29,9 +30,24 @@ func Plan(k Kernel, desired plan.State, opts Options) (*plan.Plan, error) {
 		return nil, err
 	}
 	desired = resolved
+	var notKept []string
+	if !memoryKept(k) && len(desired.ForwardMemory) > 0 {
+		// Only the table's rule remembers: say what a flush then does.
+		notKept = append(notKept, fmt.Sprintf("netctl cannot keep its memory that it switched %s on outside its table (the kernel does not tell the namespace's cookie, SO_NETNS_COOKIE, before Linux 5.14): after a flush of the ruleset, the next apply finds forwarding already on and leaves forwarding between other interfaces open.",
+			strings.Join(desired.ForwardMemory, ", ")))
+		desired.ForwardMemory = nil
+	}
 	p := plan.Diff(desired, live)
-	p.Warnings = append(append(warnings(k, opts), plan.ForwardWarnings(desired, live)...), plan.IPv4OnlyNotes(desired, live)...)
+	p.Warnings = append(append(append(warnings(unwrap(k), opts), plan.ForwardWarnings(desired, live)...), notKept...), plan.IPv4OnlyNotes(desired, live)...)
 	return p, nil
+}
+
+// unwrap is the Kernel remembering wrapped, for what else it may tell.
+func unwrap(k Kernel) Kernel {
+	if r, ok := k.(*rememberingKernel); ok {
+		return r.Kernel
+	}
+	return k
 }
 
 func warnings(k Kernel, opts Options) []string {

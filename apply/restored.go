@@ -56,6 +56,9 @@ func differences(before, now plan.State) []string {
 			out = append(out, addr+" differs: "+bridgeDiff(was, is))
 		}
 	}
+	if !slices.Equal(before.ForwardMemory, now.ForwardMemory) {
+		out = append(out, fmt.Sprintf("forward memory is %q, was %q", now.ForwardMemory, before.ForwardMemory))
+	}
 	switch b, n := comparable(before.Firewall), comparable(now.Firewall); {
 	case b == nil && n != nil:
 		out = append(out, "firewall: table inet netctl exists, was absent")

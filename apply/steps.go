@@ -46,6 +46,13 @@ func stepsFor(target, live plan.State) []step {
 		fw = append(fw, step{name: "firewall", kind: plan.TypeTable,
 			do: func(k Kernel) error { return k.SyncFirewall(from, to) }})
 	}
+	// The forward memory goes with the rule that is the first memory: right
+	// after the firewall, before forwarding is switched on.
+	if !slices.Equal(target.ForwardMemory, live.ForwardMemory) {
+		to := target.ForwardMemory
+		fw = append(fw, step{name: "forward memory", kind: kindMemory,
+			do: func(k Kernel) error { return setMemory(k, to) }})
+	}
 	names := plan.Names(target.Bridges, live.Bridges)
 	var deletes []step
 	for _, name := range names {
@@ -73,9 +80,22 @@ func stepsFor(target, live plan.State) []step {
 	return slices.Concat(off, brnf, fw, deletes, bridges, on)
 }
 
+// kindMemory is the kind of the step that writes the forward memory.
+const kindMemory = "forward_memory"
+
+// setMemory writes the forward memory when k keeps it (remembering).
+func setMemory(k Kernel, switched []string) error {
+	if w, ok := k.(memoryWriter); ok {
+		return w.SetForwardMemory(switched)
+	}
+	return nil
+}
+
 // restore brings a step's object from its current value back to before.
 func (s step) restore(k Kernel, current, before plan.State) error {
 	switch s.kind {
+	case kindMemory:
+		return setMemory(k, before.ForwardMemory)
 	case plan.TypeSysctl:
 		if v, ok := before.Sysctls[s.obj]; ok {
 			return k.SetSysctl(s.obj, v)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netctl/netctl/apply"
+	"github.com/netctl/netctl/internal/nsid"
 	"github.com/netctl/netctl/internal/nstest"
 	"github.com/netctl/netctl/plan"
 	"github.com/netctl/netctl/schema"
@@ -65,6 +67,12 @@ func TestUnmarkedTableOfEarlierNetctl(t *testing.T) {
 		t.Fatal(err)
 	}
 	nstest.Exec(t, ns, "nft", "-f", script)
+	// That version kept no forward memory either (and wrote no
+	// forward_others rule): without this, the memory would rightly bring
+	// the forward_others drop back.
+	if err := os.Remove(filepath.Join(apply.DefaultStateDir, nsid.ID(t, ns).String()+".forward")); err != nil {
+		t.Fatal(err)
+	}
 	if out := nstest.Exec(t, ns, "nft", "list", "table", "inet", "netctl"); regexp.MustCompile(`(?m)^\tcomment "netctl"$`).MatchString(out) {
 		t.Fatalf("the table still has its comment:\n%s", out)
 	}

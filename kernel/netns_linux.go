@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -121,4 +123,145 @@ func netnsCookie(nsfd int) uint64 {
 		}
 	})
 	return cookie
+}
+
+// NamespaceCookies tells which of ids are network namespaces that exist,
+// with their cookies (0 when the kernel does not tell): for apply's sweep
+// of the forward memories of deleted namespaces. A namespace is found
+// through a process or thread in it (/proc/PID/task/TID/ns/net), a bind
+// mount in netctl's mount namespace (ip netns add mounts them under
+// /run/netns), or a process's file descriptor on it; one kept alive only
+// otherwise (a socket, a mount in another mount namespace) is not found.
+// The identity (inode) of a deleted namespace may already be a new one's:
+// the cookie, read from the namespace found, tells them apart.
+func (h *Handle) NamespaceCookies(ids []plan.NamespaceID) (map[plan.NamespaceID]uint64, error) {
+	paths, err := namespacePaths(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[plan.NamespaceID]uint64, len(paths))
+	for id, path := range paths {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			out[id] = 0 // found a moment ago: taken as alive
+			continue
+		}
+		if got, err := namespaceIDOf(fd); err == nil && got == id {
+			out[id] = netnsCookie(fd)
+		} else {
+			out[id] = 0
+		}
+		unix.Close(fd)
+	}
+	return out, nil
+}
+
+// namespacePaths finds a path to each of ids that exists (see
+// NamespaceCookies), from the cheapest place to the dearest: mounts,
+// processes and threads, then every process's file descriptors, each only
+// for what is still not found.
+func namespacePaths(ids []plan.NamespaceID) (map[plan.NamespaceID]string, error) {
+	self, err := currentNamespaceID()
+	if err != nil {
+		return nil, err
+	}
+	missing := map[plan.NamespaceID]bool{}
+	for _, id := range ids {
+		missing[id] = true
+	}
+	found := map[plan.NamespaceID]string{}
+	add := func(id plan.NamespaceID, path string) {
+		if missing[id] {
+			found[id] = path
+			delete(missing, id)
+		}
+	}
+	// stat of an nsfs file never reaches into another file system.
+	stat := func(path string) {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) == nil {
+			add(plan.NamespaceID{Dev: st.Dev, Ino: st.Ino}, path)
+		}
+	}
+	add(self, "/proc/self/ns/net")
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(mounts), "\n") {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		fields := strings.Fields(line)
+		sep := slices.Index(fields, "-")
+		if sep >= 5 && sep+1 < len(fields) && fields[sep+1] == "nsfs" {
+			stat(unescapeMount(fields[4]))
+		}
+	}
+	if len(missing) == 0 {
+		return found, nil
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []string
+	for _, p := range procs {
+		if p.Name()[0] >= '0' && p.Name()[0] <= '9' {
+			pids = append(pids, p.Name())
+		}
+	}
+	for _, pid := range pids {
+		tasks, _ := os.ReadDir("/proc/" + pid + "/task")
+		for _, task := range tasks {
+			stat("/proc/" + pid + "/task/" + task.Name() + "/ns/net")
+		}
+	}
+	// A descriptor on a namespace: its fdinfo's ino is the namespace's
+	// (read without touching the file's own file system); a stat of the
+	// few that match confirms the device.
+	for _, pid := range pids {
+		if len(missing) == 0 {
+			break
+		}
+		fds, _ := os.ReadDir("/proc/" + pid + "/fdinfo")
+		for _, fd := range fds {
+			if ino, ok := fdInode("/proc/" + pid + "/fdinfo/" + fd.Name()); ok && missing[plan.NamespaceID{Dev: self.Dev, Ino: ino}] {
+				stat("/proc/" + pid + "/fd/" + fd.Name())
+			}
+		}
+	}
+	return found, nil
+}
+
+// fdInode reads the "ino:" line of a /proc/PID/fdinfo file.
+func fdInode(path string) (uint64, bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "ino:"); ok {
+			ino, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return ino, err == nil
+		}
+	}
+	return 0, false
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/netctl/netctl/internal/nsid"
 	"github.com/netctl/netctl/internal/nstest"
+	"github.com/netctl/netctl/plan"
 )
 
 func TestCheckNetnsName(t *testing.T) {
@@ -66,5 +67,53 @@ func TestNamespaceIdentity(t *testing.T) {
 	}
 	if _, err := NamespaceIDOf(ns + "-missing"); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("NamespaceIDOf of a missing namespace: %v", err)
+	}
+}
+
+// NamespaceCookies finds a namespace mounted by ip netns add, and one held
+// only by a file descriptor, with their cookies; one deleted is not found
+// (or, when the kernel already gave its inode to a new namespace, found
+// with another cookie).
+func TestNamespaceCookies(t *testing.T) {
+	h, _ := openNS(t)
+	held, _ := openNS(t)
+	heldNS := nstest.New(t)
+	hh, err := Open(heldNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldID, heldCookie := hh.NamespaceID(), hh.NamespaceCookie()
+	hh.Close()
+	fd, err := os.Open("/run/netns/" + heldNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	nstest.Run(t, "ip", "netns", "del", heldNS) // only fd holds it now
+
+	goneNS := nstest.New(t)
+	g, err := Open(goneNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneID, goneCookie := g.NamespaceID(), g.NamespaceCookie()
+	g.Close()
+	nstest.Run(t, "ip", "netns", "del", goneNS)
+
+	got, err := h.NamespaceCookies([]plan.NamespaceID{h.NamespaceID(), heldID, goneID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := got[h.NamespaceID()]; !ok || c != h.NamespaceCookie() {
+		t.Errorf("mounted namespace: %d, %v; want cookie %d", c, ok, h.NamespaceCookie())
+	}
+	if c, ok := got[heldID]; !ok || c != heldCookie {
+		t.Errorf("namespace held by a descriptor: %d, %v; want cookie %d", c, ok, heldCookie)
+	}
+	if c, ok := got[goneID]; ok && (c == goneCookie || c == 0) {
+		t.Errorf("deleted namespace found with cookie %d (its own was %d)", c, goneCookie)
+	}
+	if _, ok := got[held.NamespaceID()]; ok {
+		t.Errorf("a namespace not asked for is in the answer: %v", got)
 	}
 }

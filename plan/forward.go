@@ -17,12 +17,17 @@ import (
 //
 //	meta nfproto ipv4 iifname != @bridges oifname != @bridges drop comment "firewall.forward_others.ipv4.switched_by_netctl"
 //
-// The rule is also the memory: an apply after the first finds ip_forward at
-// 1, and the rule's comment says that it was netctl that switched it on. It
-// lives and dies with the table and with the namespace, as ip_forward
-// itself does (a reboot resets both), so it cannot go stale the way a file
-// could. With forward_others: accept the rule stays, as an accept (which
-// is what the chain's policy does anyway), so that the memory stays too.
+// The rule is also the first memory: an apply after the first finds
+// ip_forward at 1, and the rule's comment says that it was netctl that
+// switched it on. With forward_others: accept the rule stays, as an accept
+// (which is what the chain's policy does anyway), so that the memory stays
+// too. The rule goes when someone else flushes the ruleset or deletes the
+// table (a firewall restart), while ip_forward stays 1: so the same memory
+// is also kept outside the table, in the live state's ForwardMemory (apply
+// keeps it in a file of its state directory on tmpfs, keyed by the
+// namespace's cookie: gone at reboot with ip_forward's own value, never
+// taken for another namespace's). Either memory is enough; the decision
+// writes both again, or forgets both.
 
 // The values of the file's forward_others.
 const (
@@ -74,9 +79,11 @@ type ForwardDecision struct {
 	// Sysctl is the family's forwarding switch (net.ipv4.ip_forward).
 	Sysctl string
 	// Switched: netctl switches the sysctl from 0 to 1 in this plan, or
-	// did so before (its live table remembers) and it is still 1.
+	// did so before (Remembered) and it is still 1.
 	Switched bool
-	// Remembered: the live table holds the rule that remembers it.
+	// Remembered: the live table holds the rule that remembers it, or the
+	// memory outside the table (live ForwardMemory) does, which outlives a
+	// flush of the ruleset.
 	Remembered bool
 	// Verdict of the rule at the end of netctl's forward chain: drop,
 	// accept (kept as the memory), or "" for no rule.
@@ -86,13 +93,13 @@ type ForwardDecision struct {
 }
 
 // DecideForward decides, for every family, from the desired state (its
-// sysctls, firewall and ForwardOthers) and the live one (the sysctl's value
-// and the rule read back from netctl's table).
+// sysctls, firewall and ForwardOthers) and the live one (the sysctl's value,
+// the rule read back from netctl's table and the memory kept outside it).
 func DecideForward(desired, live State) []ForwardDecision {
 	var out []ForwardDecision
 	for _, f := range forwardFamilies {
 		want, have := desired.Sysctls[f.sysctl], live.Sysctls[f.sysctl]
-		d := ForwardDecision{Sysctl: f.sysctl, Remembered: remembers(live.Firewall, f)}
+		d := ForwardDecision{Sysctl: f.sysctl, Remembered: remembers(live.Firewall, f) || slices.Contains(live.ForwardMemory, f.sysctl)}
 		d.Switched = want == "1" && have != "1" || d.Remembered && have == "1" && want != "0"
 		switch {
 		case desired.Firewall == nil:
@@ -100,13 +107,15 @@ func DecideForward(desired, live State) []ForwardDecision {
 			// (Docker's --iptables=false never touches the policy either),
 			// or destroy.
 			// destroy does not read the sysctl (it manages none): "".
-			if d.Remembered && have != "0" && want != "0" {
+			// A memory the desired state keeps (watch holding the
+			// firewall, ResolveForward) is not forgotten.
+			if d.Remembered && have != "0" && want != "0" && !slices.Contains(desired.ForwardMemory, f.sysctl) {
 				stays := f.sysctl + " stays 1"
 				if have == "" {
 					stays = f.sysctl + " is left as it is"
 				}
 				d.Warning = stays + " and the rule " + f.comment(true) +
-					" goes with netctl's table: netctl forgets that it switched forwarding on, so the host routes between its other interfaces, and a later apply finds forwarding already on and leaves it open (unless forward_others: drop)."
+					" goes with netctl's table: netctl forgets that it switched forwarding on (its memory outside the table goes too), so the host routes between its other interfaces, and a later apply finds forwarding already on and leaves it open (unless forward_others: drop)."
 			}
 		case desired.ForwardOthers == ForwardOthersDrop:
 			d.Verdict = VerdictDrop
@@ -153,24 +162,34 @@ func (d ForwardDecision) Rule() (r Rule, ok bool) {
 }
 
 // ResolveForward returns desired with the forward_others rules (and the set
-// of bridges they look up) the decisions call for, and the decisions'
-// warnings. Resolve calls it last. It is pure and may be called again on
-// its result (a saved plan's desired state): it first takes out what it
-// would add.
+// of bridges they look up) the decisions call for, the memory to keep
+// outside the table (ForwardMemory: the families whose rule says
+// switched_by_netctl), and the decisions' warnings. Resolve calls it last.
+// It is pure and may be called again on its result (a saved plan's desired
+// state): it first takes out what it would add.
 func ResolveForward(desired, live State) (State, []string) {
 	var ws []string
 	var rules []Rule
+	var memory []string
 	for _, d := range DecideForward(desired, live) {
 		if d.Warning != "" {
 			ws = append(ws, d.Warning)
 		}
 		if r, ok := d.Rule(); ok {
 			rules = append(rules, r)
+			if d.Switched {
+				memory = append(memory, d.Sysctl)
+			}
 		}
 	}
 	if desired.Firewall == nil {
+		// No table, so no rule: the memory is as the desired state says
+		// — none from a file (destroy, firewall: false: forgotten), the
+		// live one when watch holds the firewall (watch.WithLive).
 		return desired, ws
 	}
+	slices.Sort(memory)
+	desired.ForwardMemory = memory
 	fw := *desired.Firewall
 	fw.Chains = slices.Clone(fw.Chains)
 	fw.Sets = slices.DeleteFunc(slices.Clone(fw.Sets), func(s Set) bool { return s.Name == SetBridges })

@@ -64,6 +64,14 @@ type State struct {
 	// ForwardOthers is the file's forward_others ("", accept, drop), in a
 	// desired state only: ResolveForward turns it into a rule (forward.go).
 	ForwardOthers string `json:"forward_others,omitempty"`
+	// ForwardMemory holds the forwarding sysctls ("net.ipv4.ip_forward")
+	// that netctl remembers switching on, kept outside its table so that a
+	// flush of the ruleset does not make it forget (apply keeps it in its
+	// state directory, keyed by the namespace's cookie). In a live state:
+	// what that memory says, read like the rest of the live state; in a
+	// desired state: what it must say after the apply (ResolveForward sets
+	// it). Sorted; nil for none. See forward.go.
+	ForwardMemory []string `json:"forward_memory,omitempty"`
 }
 
 // Scope names what Read must look at beyond what is marked as netctl's.

@@ -498,13 +498,18 @@ func objectsOf(cs []plan.Change) map[string]bool {
 }
 
 // WithLive is desired with the held objects as they are live: a repair of
-// it leaves them alone.
+// it leaves them alone. The forward memory goes with the firewall: held
+// while the table is gone (flushed again and again), it is kept as it is,
+// not forgotten as a destroy forgets it.
 func WithLive(desired, live plan.State, held []string) plan.State {
-	d := plan.State{Sysctls: maps.Clone(desired.Sysctls), Bridges: maps.Clone(desired.Bridges), Firewall: desired.Firewall}
+	d := plan.State{Sysctls: maps.Clone(desired.Sysctls), Bridges: maps.Clone(desired.Bridges), Firewall: desired.Firewall, ForwardOthers: desired.ForwardOthers}
 	for _, obj := range held {
 		switch objectType(obj) {
 		case "firewall":
 			d.Firewall = live.Firewall
+			if live.Firewall == nil {
+				d.ForwardMemory = slices.Clone(live.ForwardMemory)
+			}
 		case "sysctl":
 			name := obj[len("sysctl."):]
 			if v, ok := live.Sysctls[name]; ok {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -378,5 +379,43 @@ func TestWithLive(t *testing.T) {
 	}
 	if d.Firewall == nil || d.Sysctls["net.ipv4.ip_forward"] != "1" || len(d.Bridges) == 0 {
 		t.Fatal("WithLive changed its argument")
+	}
+}
+
+// TestWithLiveKeepsForwardMemory: holding the firewall while someone keeps
+// flushing the ruleset must not make a repair of another object forget
+// that netctl switched forwarding on (as a destroy would), nor drop the
+// file's forward_others.
+func TestWithLiveKeepsForwardMemory(t *testing.T) {
+	d := desiredOf(t, "../examples/icc-links.yaml")
+	d.ForwardOthers = plan.ForwardOthersAccept
+	live := clone(d)
+	live.Firewall = nil // flushed
+	live.ForwardMemory = []string{plan.SysctlIPForward}
+	live.Sysctls[plan.SysctlIPForward] = "1"
+	got := WithLive(d, live, []string{"firewall"})
+	if got.ForwardOthers != plan.ForwardOthersAccept {
+		t.Errorf("forward_others %q, want the file's %q", got.ForwardOthers, plan.ForwardOthersAccept)
+	}
+	resolved, err := plan.Resolve(got, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(resolved.ForwardMemory, live.ForwardMemory) {
+		t.Errorf("the repair's desired memory %q, want the live %q kept", resolved.ForwardMemory, live.ForwardMemory)
+	}
+	if ws := plan.ForwardWarnings(resolved, live); len(ws) != 0 {
+		t.Errorf("warnings %q, want none (nothing is forgotten)", ws)
+	}
+	// Positive control: not holding the firewall, the file's table comes
+	// back with the rule, and the memory with it.
+	resolved, err = plan.Resolve(WithLive(d, live, nil), live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fwd := resolved.Firewall.Chain(plan.ChainForward); fwd == nil || !slices.ContainsFunc(fwd.Rules, func(r plan.Rule) bool {
+		return r.Comment == "firewall.forward_others.ipv4.switched_by_netctl" && r.Verdict == plan.VerdictAccept
+	}) || !slices.Equal(resolved.ForwardMemory, live.ForwardMemory) {
+		t.Errorf("without holding: memory %q, forward chain %+v", resolved.ForwardMemory, fwd)
 	}
 }

@@ -80,7 +80,7 @@ func New(t testing.TB) string {
 		// the namespace in /run/netctl, named by its identity (a new
 		// namespace may get the same inode). netctl removes the lock
 		// itself; a killed netctl may leave it.
-		for _, ext := range []string{".lock", ".journal", ".confirm", ".watch.lock"} {
+		for _, ext := range []string{".lock", ".journal", ".confirm", ".watch.lock", ".forward"} {
 			_ = os.Remove(filepath.Join(netctlStateDir, key+ext))
 		}
 		tmps, _ := filepath.Glob(filepath.Join(netctlStateDir, "."+key+".*.tmp-*"))
