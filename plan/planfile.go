@@ -39,6 +39,9 @@ type File struct {
 	// Changes are what the reviewer read: apply refuses the file unless
 	// its desired state makes exactly these against the live state.
 	Changes []Change `json:"changes"`
+	// Destroy: made by plan --destroy, so applying it speaks as destroy
+	// does ("Destroy complete!").
+	Destroy bool `json:"destroy,omitempty"`
 	// raw are the changes as the file has them, for DiffChanges.
 	raw []json.RawMessage
 }

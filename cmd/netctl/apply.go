@@ -78,6 +78,7 @@ func runApplyCmd(c *cobra.Command, f *applyFlags, args []string) error {
 			f.netns = pf.Netns
 		}
 		f.file = pf.Source
+		f.destroy = pf.Destroy
 	} else {
 		d, err := loadDesired(f.file)
 		if err != nil {

@@ -317,7 +317,9 @@ func TestPlanDestroy(t *testing.T) {
 	mustExit(t, 0, "apply", "-f", file, "--netns", ns, "--auto-approve")
 	saved := filepath.Join(t.TempDir(), "destroy.plan")
 	mustExit(t, 0, "plan", "--destroy", "--netns", ns, "--out", saved)
-	mustExit(t, 0, "apply", saved)
+	if r := mustExit(t, 0, "apply", saved); !strings.Contains(r.stdout, "Destroy complete! Resources: ") || strings.Contains(r.stdout, "Apply complete") {
+		t.Errorf("the saved destroy plan's last line is not destroy's:\n%s", r)
+	}
 	if out := nstest.Exec(t, ns, "nft", "list", "tables"); strings.Contains(out, "netctl") {
 		t.Fatalf("the saved destroy plan left the table:\n%s", out)
 	}

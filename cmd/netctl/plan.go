@@ -81,7 +81,7 @@ func runPlan(t *target, detailed bool, out string, destroy, fileGiven bool) (*pl
 	}
 	if out != "" {
 		f := plan.File{Source: t.file, Netns: t.netns, NetnsID: k.NamespaceID(), Fingerprint: plan.Fingerprint(p.Live),
-			Desired: desired, Live: p.Live, Changes: p.Changes}
+			Desired: desired, Live: p.Live, Changes: p.Changes, Destroy: destroy}
 		if err := plan.WriteFile(out, f); err != nil {
 			return p, err
 		}
