@@ -18,11 +18,14 @@ import (
 	"github.com/netctl/netctl/schema"
 )
 
-// Entry is one hosts line: an address and the names it answers to, the
-// link's alias first (as Docker writes them), then the container's name.
+// Entry is one link's hosts line: an address and the names it answers
+// to, the link's alias first (as Docker writes them), then the container's
+// name; and a second line with Address6 when both ends of the link have
+// one.
 type Entry struct {
-	Address netip.Addr
-	Names   []string
+	Address  netip.Addr
+	Address6 netip.Addr // invalid: no IPv6 line
+	Names    []string
 }
 
 // Links are the entries of one container.
@@ -55,10 +58,17 @@ func For(cfg *schema.Config, spec string) (Links, error) {
 			if link.From != name {
 				continue
 			}
+			from, _ := b.Container(name)
 			to, _ := b.Container(link.To) // validated: the target exists
-			e := Entry{Address: to.Address, Names: []string{link.To}}
+			names := []string{link.To}
 			if link.Alias != "" && link.Alias != link.To {
-				e.Names = []string{link.Alias, link.To}
+				names = []string{link.Alias, link.To}
+			}
+			e := Entry{Address: to.Address, Names: names}
+			if from.Address6.IsValid() && to.Address6.IsValid() {
+				// The link opens the same ports over IPv6 (links6), as
+				// Docker writes a linked container's IPv6 address too.
+				e.Address6 = to.Address6
 			}
 			l.Entries = append(l.Entries, e) // validate refuses a second link web → db
 		}
@@ -89,6 +99,9 @@ func (l Links) Write(w io.Writer, file string) error {
 		l.Container, l.Bridge, file, plural.S(len(l.Entries), "link"))
 	for _, e := range l.Entries {
 		fmt.Fprintf(bw, "%s\t%s\n", e.Address, strings.Join(e.Names, " "))
+		if e.Address6.IsValid() {
+			fmt.Fprintf(bw, "%s\t%s\n", e.Address6, strings.Join(e.Names, " "))
+		}
 	}
 	return bw.Flush()
 }

@@ -34,12 +34,31 @@ const twoBridges = `bridges:
       - { from: web, to: cache, alias: redis }
 `
 
+// dualStack: web links to db (both with address6) and to cache (IPv4
+// only, so no IPv6 line).
+const dualStack = `bridges:
+  docker0:
+    address: 172.17.0.1/16
+    address6: fd00:17::1/64
+    containers:
+      web: { address: 172.17.0.2, address6: "fd00:17::2" }
+      db: { address: 172.17.0.3, address6: "fd00:17::3", expose: [5432/tcp] }
+      cache: { address: 172.17.0.4, expose: [6379/tcp] }
+    links:
+      - { from: web, to: db, alias: database }
+      - { from: web, to: cache }
+`
+
 func TestHostsGolden(t *testing.T) {
 	icc, err := schema.Load("../examples/icc-links.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	two, err := schema.Parse("two.yaml", []byte(twoBridges))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dual, err := schema.Parse("dual.yaml", []byte(dualStack))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +72,7 @@ func TestHostsGolden(t *testing.T) {
 		{"two-docker0-web.hosts", two, "docker0/web"}, // alias = name: the name once
 		{"two-br-app-web.hosts", two, "br-app/web"},
 		{"two-api.hosts", two, "api"},
+		{"dual-stack-web.hosts", dual, "web"}, // address6 at both ends: an IPv6 line too
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			l, err := For(tc.cfg, tc.spec)

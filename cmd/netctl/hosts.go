@@ -17,7 +17,9 @@ func newHostsCmd() *cobra.Command {
 		Long: `Print the /etc/hosts lines Docker's --link writes into the linking
 container: for each link from CONTAINER, the linked container's address,
 then the link's alias and the linked container's name (the name alone when
-the link has no alias), separated as Docker separates them. netctl does not
+the link has no alias), separated as Docker separates them; a second line
+with its address6 when both containers have one (the link opens the same
+ports over IPv6). netctl does not
 write them into any container: install them with your runtime, or by hand.
 
 CONTAINER is a container of the file, or BRIDGE/CONTAINER when the name is
