@@ -53,7 +53,13 @@ type Flow struct {
 	From, To Endpoint
 	Proto    string
 	Port     uint16
+	// IPv6: the flow is IPv6 (ResolveFlow decides). A flow with an IPv6
+	// address at either end is IPv6 whatever this says.
+	IPv6 bool
 }
+
+// Is6 reports whether the flow's packets are IPv6.
+func (f Flow) Is6() bool { return f.IPv6 || f.From.Addr.Is6() || f.To.Addr.Is6() }
 
 // Input is what the answer is computed from.
 type Input struct {
@@ -83,11 +89,13 @@ type Step struct {
 
 // Answer is the verdict and how it was reached.
 type Answer struct {
-	From    Endpoint `json:"from"`
-	To      Endpoint `json:"to"`
-	Proto   string   `json:"proto"`
-	Port    uint16   `json:"port"`
-	Verdict string   `json:"verdict"`
+	From  Endpoint `json:"from"`
+	To    Endpoint `json:"to"`
+	Proto string   `json:"proto"`
+	Port  uint16   `json:"port"`
+	// IPv6: the flow is IPv6.
+	IPv6    bool   `json:"ipv6,omitempty"`
+	Verdict string `json:"verdict"`
 	// Drift lists the addresses of what differs between the file and the
 	// live state; the answer is for the live state.
 	Drift []string `json:"drift"`
@@ -115,14 +123,63 @@ func ParsePort(s string) (string, uint16, error) {
 	return proto, uint16(n), nil
 }
 
-// Resolve turns FROM or TO into an endpoint: a container ("web", or
-// "docker0/web" when names repeat across bridges), "host", or an address.
+// Resolve turns FROM or TO into an endpoint of an IPv4 flow (of an IPv6
+// one when spec is an IPv6 address): a container ("web", or "docker0/web"
+// when names repeat across bridges), "host", or an address.
 func Resolve(cfg *schema.Config, spec string) (Endpoint, error) {
+	ipv6 := false
+	if a, err := netip.ParseAddr(spec); err == nil && !a.Unmap().Is4() {
+		ipv6 = true
+	}
+	return ResolveFamily(cfg, spec, ipv6)
+}
+
+// ResolveFlow resolves both ends of a flow and its family: an IPv6 address
+// at either end makes it IPv6, an IPv4 one IPv4 (mixing them is an error);
+// between names ("host", containers) ipv6 decides (netctl explain -6).
+func ResolveFlow(cfg *schema.Config, from, to string, ipv6 bool) (Endpoint, Endpoint, bool, error) {
+	fam := map[bool]string{false: "IPv4", true: "IPv6"}
+	var by string // the address that decided the family
+	for _, spec := range []string{from, to} {
+		a, err := netip.ParseAddr(spec)
+		if err != nil {
+			continue
+		}
+		is6 := !a.Unmap().Is4()
+		switch {
+		case by != "" && is6 != ipv6:
+			return Endpoint{}, Endpoint{}, false, fmt.Errorf("%s is an %s address and %s an %s one: a flow is of one family", by, fam[ipv6], spec, fam[is6])
+		case by == "" && ipv6 && !is6:
+			return Endpoint{}, Endpoint{}, false, fmt.Errorf("-6 asks for an IPv6 flow, but %s is an IPv4 address", spec)
+		}
+		by, ipv6 = spec, is6
+	}
+	f, err := ResolveFamily(cfg, from, ipv6)
+	if err != nil {
+		return Endpoint{}, Endpoint{}, false, err
+	}
+	t, err := ResolveFamily(cfg, to, ipv6)
+	if err != nil {
+		return Endpoint{}, Endpoint{}, false, err
+	}
+	return f, t, ipv6, nil
+}
+
+// ResolveFamily resolves one end of a flow of the given family: a
+// container of an IPv6 flow is its address6 (an error when it has none).
+func ResolveFamily(cfg *schema.Config, spec string, ipv6 bool) (Endpoint, error) {
 	if spec == "host" {
 		return Endpoint{Name: spec, Kind: KindHost}, nil
 	}
 	if a, err := netip.ParseAddr(spec); err == nil {
-		return resolveAddr(cfg, spec, a.Unmap())
+		a = a.Unmap()
+		if a.Is4() == ipv6 {
+			return Endpoint{}, fmt.Errorf("%s: not an %s address", spec, map[bool]string{false: "IPv4", true: "IPv6"}[ipv6])
+		}
+		if zone := a.Zone(); zone != "" {
+			return resolveZoned(cfg, spec, a.WithZone(""), zone), nil
+		}
+		return resolveAddr(cfg, spec, a)
 	}
 	br, name, scoped := strings.Cut(spec, "/")
 	if !scoped {
@@ -135,10 +192,20 @@ func Resolve(cfg *schema.Config, spec string) (Endpoint, error) {
 		}
 		if c, ok := b.Container(name); ok {
 			found = append(found, Endpoint{Name: spec, Kind: KindContainer, Addr: c.Address, Bridge: b.Name, Container: c.Name, Iface: b.Name})
+			if ipv6 {
+				found[len(found)-1].Addr = c.Address6
+			}
 		}
 	}
 	switch len(found) {
 	case 1:
+		if !found[0].Addr.IsValid() {
+			why := "its bridge " + found[0].Bridge + " has no address6"
+			if b := bridgeOf(cfg, found[0].Bridge); b != nil && b.Address6.IsValid() {
+				why = "it has no address6"
+			}
+			return Endpoint{}, fmt.Errorf("%q has no IPv6 address (%s): an IPv6 flow cannot start or end there", spec, why)
+		}
 		return found[0], nil
 	case 0:
 		return Endpoint{}, fmt.Errorf("%q is not a container of %s, \"host\" or an address", spec, cfg.File)
@@ -150,27 +217,58 @@ func Resolve(cfg *schema.Config, spec string) (Endpoint, error) {
 	return Endpoint{}, fmt.Errorf("%q is a container on %d bridges: write %s", spec, len(found), strings.Join(on, " or "))
 }
 
+func bridgeOf(cfg *schema.Config, name string) *schema.Bridge {
+	for i := range cfg.Bridges {
+		if cfg.Bridges[i].Name == name {
+			return &cfg.Bridges[i]
+		}
+	}
+	return nil
+}
+
+// resolveAddr places an address of either family: a bridge's own address
+// is the host, one inside a bridge's subnet of its family is on that
+// bridge, any other comes in by the external interface.
 func resolveAddr(cfg *schema.Config, spec string, a netip.Addr) (Endpoint, error) {
-	if !a.Is4() {
-		return Endpoint{}, fmt.Errorf("%s: netctl's firewall is IPv4 only", spec)
+	bridgeAddr := func(b schema.Bridge) netip.Prefix { return b.Address }
+	containerAddr := func(c schema.Container) netip.Addr { return c.Address }
+	if a.Is6() {
+		bridgeAddr = func(b schema.Bridge) netip.Prefix { return b.Address6 }
+		containerAddr = func(c schema.Container) netip.Addr { return c.Address6 }
 	}
 	for _, b := range cfg.Bridges {
-		if b.Address.Addr() == a {
+		if p := bridgeAddr(b); p.IsValid() && p.Addr() == a {
 			return Endpoint{Name: spec, Kind: KindHost, Addr: a}, nil
 		}
 	}
 	for _, b := range cfg.Bridges {
-		if !b.Address.Masked().Contains(a) {
+		if p := bridgeAddr(b); !p.IsValid() || !p.Masked().Contains(a) {
 			continue
 		}
 		for _, c := range b.Containers {
-			if c.Address == a {
+			if containerAddr(c) == a {
 				return Endpoint{Name: spec, Kind: KindContainer, Addr: a, Bridge: b.Name, Container: c.Name, Iface: b.Name}, nil
 			}
 		}
 		return Endpoint{Name: spec, Kind: KindAddress, Addr: a, Bridge: b.Name, Iface: b.Name}, nil
 	}
 	return Endpoint{Name: spec, Kind: KindAddress, Addr: a, Iface: externalInterface(cfg)}, nil
+}
+
+// resolveZoned places an address written with its interface (fe80::3%br0,
+// or an address a runtime added by hand on an IPv4-only bridge): on that
+// bridge when the file has it, else coming in by that interface.
+func resolveZoned(cfg *schema.Config, spec string, a netip.Addr, zone string) Endpoint {
+	b := bridgeOf(cfg, zone)
+	if b == nil {
+		return Endpoint{Name: spec, Kind: KindAddress, Addr: a, Iface: zone}
+	}
+	for _, c := range b.Containers {
+		if c.Address == a || c.Address6 == a {
+			return Endpoint{Name: spec, Kind: KindContainer, Addr: a, Bridge: b.Name, Container: c.Name, Iface: b.Name}
+		}
+	}
+	return Endpoint{Name: spec, Kind: KindAddress, Addr: a, Bridge: b.Name, Iface: b.Name}
 }
 
 // externalInterface is the interface outside traffic is taken to use.

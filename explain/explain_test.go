@@ -55,6 +55,7 @@ func load(t *testing.T, text string) *schema.Config {
 func liveOf(cfg *schema.Config) plan.State {
 	s := plan.Desired(cfg)
 	s.Sysctls[plan.SysctlBridgeNFIptables] = "1"
+	s.Sysctls[plan.SysctlBridgeNFIp6tables] = "1"
 	if s.Firewall != nil {
 		h := uint64(2)
 		for i := range s.Firewall.Chains {
@@ -208,7 +209,8 @@ func TestResolve(t *testing.T) {
 		{spec: "198.51.100.20", want: "address  on  198.51.100.20"},
 		{spec: "web", err: `"web" is a container on 2 bridges: write docker0/web or br-app/web`},
 		{spec: "nope", err: `"nope" is not a container of test.yaml, "host" or an address`},
-		{spec: "2001:db8::1", err: "2001:db8::1: netctl's firewall is IPv4 only"},
+		// An IPv6 address makes the flow IPv6: outside, by the external interface.
+		{spec: "2001:db8::1", want: "address  on  2001:db8::1"},
 	}
 	for _, c := range cases {
 		e, err := Resolve(cfg, c.spec)

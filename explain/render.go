@@ -11,7 +11,11 @@ import (
 // path, each decision with its file item and kernel object.
 func (a Answer) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s → %s %d/%s: %s\n", endpointText(a.From), endpointText(a.To), a.Port, a.Proto, a.Verdict)
+	family := ""
+	if a.IPv6 {
+		family = " over IPv6"
+	}
+	fmt.Fprintf(&b, "%s → %s %d/%s%s: %s\n", endpointText(a.From), endpointText(a.To), a.Port, a.Proto, family, a.Verdict)
 	for _, s := range a.Path {
 		mark := " "
 		switch s.Verdict {

@@ -11,7 +11,7 @@ import (
 // read as plan.Rule.Unknown in `nft --debug=netlink` style) on the packet,
 // register by register as nf_tables does. It knows the loads a forwarding
 // decision uses (meta nfproto, l4proto, protocol, iifname, oifname; the
-// IPv4 header; the transport header's destination port and TCP flags; ct
+// IPv4 or IPv6 header; the transport header's destination port and TCP flags; ct
 // state) and cmp, bitwise, counter and verdicts; anything else makes the
 // answer uncertain, said in why.
 func (w *walker) vm(desc string) (match bool, verdict, why string) {
@@ -134,15 +134,34 @@ type packet struct {
 func (w *walker) packet() packet {
 	proto := map[string]byte{"tcp": 6, "udp": 17, "sctp": 132}[w.f.Proto]
 	ifname := func(s string) []byte { b := make([]byte, 16); copy(b, s); return b }
-	ip := make([]byte, 20)
-	ip[0], ip[8], ip[9] = 0x45, 64, proto
-	if w.f.From.Addr.Is4() {
-		a := w.f.From.Addr.As4()
-		copy(ip[12:], a[:])
-	}
-	if w.f.To.Addr.Is4() {
-		a := w.f.To.Addr.As4()
-		copy(ip[16:], a[:])
+	var ip []byte
+	nfproto, ethertype := byte(2), []byte{0x08, 0x00} // NFPROTO_IPV4, ETH_P_IP
+	if w.f.Is6() {
+		// The fixed IPv6 header: version 6, next header, hop limit,
+		// source and destination (a new connection's first packet has
+		// no extension header).
+		nfproto, ethertype = 10, []byte{0x86, 0xdd} // NFPROTO_IPV6, ETH_P_IPV6
+		ip = make([]byte, 40)
+		ip[0], ip[6], ip[7] = 0x60, proto, 64
+		if w.f.From.Addr.Is6() {
+			a := w.f.From.Addr.As16()
+			copy(ip[8:], a[:])
+		}
+		if w.f.To.Addr.Is6() {
+			a := w.f.To.Addr.As16()
+			copy(ip[24:], a[:])
+		}
+	} else {
+		ip = make([]byte, 20)
+		ip[0], ip[8], ip[9] = 0x45, 64, proto
+		if w.f.From.Addr.Is4() {
+			a := w.f.From.Addr.As4()
+			copy(ip[12:], a[:])
+		}
+		if w.f.To.Addr.Is4() {
+			a := w.f.To.Addr.As4()
+			copy(ip[16:], a[:])
+		}
 	}
 	th := make([]byte, 20)
 	th[2], th[3] = byte(w.f.Port>>8), byte(w.f.Port)
@@ -151,9 +170,9 @@ func (w *walker) packet() packet {
 	}
 	return packet{
 		meta: map[string][]byte{
-			"nfproto":  {2}, // NFPROTO_IPV4
+			"nfproto":  {nfproto},
 			"l4proto":  {proto},
-			"protocol": {0x08, 0x00},
+			"protocol": ethertype,
 			"iifname":  ifname(w.f.From.Iface),
 			"oifname":  ifname(w.f.To.Iface),
 		},

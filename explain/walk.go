@@ -15,7 +15,7 @@ import (
 // Explain walks the flow's first packet through what the live state says
 // and returns the verdict with the path of decisions.
 func Explain(in Input, f Flow) Answer {
-	a := Answer{From: f.From, To: f.To, Proto: f.Proto, Port: f.Port, Verdict: Allowed, Drift: []string{}}
+	a := Answer{From: f.From, To: f.To, Proto: f.Proto, Port: f.Port, IPv6: f.Is6(), Verdict: Allowed, Drift: []string{}}
 	if in.Config != nil {
 		desired, _ := plan.ResolveForward(plan.Desired(in.Config), in.Live)
 		for _, c := range plan.Diff(desired, in.Live).Changes {
@@ -78,23 +78,31 @@ func (w *walker) run() {
 		}
 	}
 	bridged := from.Bridge != "" && from.Bridge == to.Bridge
+	// The family decides which sysctls let the forward hook see the packet.
+	nfCall, nfName, fwd, fwdItem, fwdName := plan.SysctlBridgeNFIptables, "bridge-nf-call-iptables", plan.SysctlIPForward, "ip_forward", "ip_forward"
+	if w.f.Is6() {
+		nfCall, nfName, fwd, fwdItem, fwdName = plan.SysctlBridgeNFIp6tables, "bridge-nf-call-ip6tables", plan.SysctlIP6Forward, "ip6_forward", "IPv6 forwarding ("+plan.SysctlIP6Forward+")"
+	}
 	if bridged {
-		if w.sysctl(plan.SysctlBridgeNFIptables) != "1" {
-			w.step(Step{Text: "bridge-nf-call-iptables = 0 (icc cannot be enforced)", Object: "sysctl " + plan.SysctlBridgeNFIptables,
-				Item: "bridge." + from.Bridge + ".icc"})
+		if w.sysctl(nfCall) != "1" {
+			what, item := "icc", "bridge."+from.Bridge+".icc"
+			if b := w.bridge(from.Bridge); w.f.Is6() && b != nil && !b.Address6.IsValid() {
+				what, item = "the IPv4-only drop", "bridge."+from.Bridge+".ipv4_only"
+			}
+			w.step(Step{Text: nfName + " = 0 (" + what + " cannot be enforced)", Object: "sysctl " + nfCall, Item: item})
 			w.step(Step{Text: "same bridge: bridged without netctl's forward chain"})
 			w.foreign(true, false)
 			return
 		}
 		w.step(Step{Text: "same bridge " + from.Bridge + ": bridged, seen by the forward hook through br_netfilter",
-			Object: "sysctl " + plan.SysctlBridgeNFIptables + " = 1"})
+			Object: "sysctl " + nfCall + " = 1"})
 	} else {
-		if w.sysctl(plan.SysctlIPForward) != "1" {
-			w.step(Step{Text: "ip_forward = 0", Item: "ip_forward", Object: "sysctl " + plan.SysctlIPForward, Verdict: plan.VerdictDrop})
+		if w.sysctl(fwd) != "1" {
+			w.step(Step{Text: fwdName + " = 0", Item: fwdItem, Object: "sysctl " + fwd, Verdict: plan.VerdictDrop})
 			w.verdict = Blocked
 			return
 		}
-		w.step(Step{Text: "routed from " + from.Iface + " to " + to.Iface, Object: "sysctl " + plan.SysctlIPForward + " = 1"})
+		w.step(Step{Text: "routed from " + from.Iface + " to " + to.Iface, Object: "sysctl " + fwd + " = 1"})
 	}
 	fw := w.in.Live.Firewall
 	if fw == nil {
@@ -232,9 +240,12 @@ func (w *walker) describe(chain string, r plan.Rule, verdict string, notes []Ste
 	switch {
 	case chain == plan.ChainUser || plan.IsUserChain(chain):
 		s.Text = ruleName(chain, r) + " " + verb
+	case strings.Contains(r.Comment, ".ipv4_only."):
+		b, _, _ := strings.Cut(strings.TrimPrefix(r.Comment, "bridge."), ".ipv4_only.")
+		s.Text = r.Comment + " " + verb + " IPv6 (" + b + " has no address6)"
 	case strings.Contains(r.Comment, ".isolation."):
 		s.Text = "different bridges: isolation"
-	case strings.HasSuffix(r.Comment, ".allowed_sources"):
+	case strings.HasSuffix(r.Comment, ".allowed_sources") || strings.HasSuffix(r.Comment, ".allowed_sources6"):
 		s.Text = r.Comment + " " + verb + " " + w.f.From.Addr.String()
 	case len(notes) > 0 && notes[0].Item != "":
 		// A set element decided: name it (bridge.docker0.link.web->db).
@@ -251,7 +262,14 @@ func (w *walker) describe(chain string, r plan.Rule, verdict string, notes []Ste
 // found (as steps, in case they decide).
 func (w *walker) match(ms []plan.Match) (bool, []Step) {
 	var notes []Step
+	v6 := w.f.Is6()
 	for _, m := range ms {
+		// A match bound to a family carries nft's implicit dependency on
+		// it (meta nfproto): it fails for a packet of the other family,
+		// negated or not (ip saddr != X does not match an IPv6 packet).
+		if fam := plan.MatchFamily(m.Key); fam != 0 && (fam == 6) != v6 {
+			return false, notes
+		}
 		var hit bool
 		switch m.Key {
 		case plan.KeyIIFName:
@@ -259,7 +277,11 @@ func (w *walker) match(ms []plan.Match) (bool, []Step) {
 		case plan.KeyOIFName:
 			hit = w.ifMatch(m.Value, w.f.To.Iface)
 		case plan.KeyNFProto:
-			hit = m.Value == "ipv4" && w.f.From.Addr.Is4() || m.Value == "ipv6" && w.f.From.Addr.Is6()
+			hit = m.Value == "ipv4" && !v6 || m.Value == "ipv6" && v6
+		case plan.KeyICMPv6Type:
+			// The flow is tcp, udp or sctp: the implied meta l4proto
+			// icmpv6 fails, negated or not.
+			return false, notes
 		case plan.KeySAddr, plan.KeySAddr6:
 			hit = addrMatch(m.Value, w.f.From.Addr)
 		case plan.KeyDAddr, plan.KeyDAddr6:

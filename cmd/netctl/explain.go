@@ -29,9 +29,10 @@ func newExplainCmd() *cobra.Command {
 		t            target
 		trace        bool
 		traceTimeout time.Duration
+		ipv6         bool
 	)
 	c := &cobra.Command{
-		Use:   "explain FROM TO [PORT[/PROTO]] [-f FILE] [--netns NAME] [--json] [--trace [--timeout 30s]]",
+		Use:   "explain FROM TO [PORT[/PROTO]] [-6] [-f FILE] [--netns NAME] [--json] [--trace [--timeout 30s]]",
 		Short: "Say whether FROM can open a connection to TO, and why, from the live kernel",
 		Long: `Read the live kernel and say whether a new connection from FROM to TO on
 PORT would be allowed or blocked, with the path of decisions that leads there:
@@ -41,10 +42,18 @@ forward chains with a drop policy. No packet is sent: the first packet of
 the connection is walked through the rules as read back from the kernel.
 
 FROM and TO are a container of the file (web, or docker0/web when names
-repeat across bridges), "host", or an IPv4 address (an outside address is
-taken to use the external_interface of the file, or eth0). PORT defaults to
-the first port TO exposes; PROTO to tcp. When the live state differs from
-the file, explain says so and answers for the live state.
+repeat across bridges), "host", or an IPv4 or IPv6 address (an address in
+a bridge's subnet is on that bridge; an outside address is taken to use the
+external_interface of the file, or eth0). PORT defaults to the first port
+TO exposes; PROTO to tcp. When the live state differs from the file,
+explain says so and answers for the live state.
+
+The flow is IPv6 when FROM or TO is an IPv6 address, or with -6 between
+names: a container is then its address6 (an error when it has none), and
+the walk uses the IPv6 side of everything (ip6_forward,
+bridge-nf-call-ip6tables, links6, allowed_sources6, an IPv4-only bridge's
+IPv6 drop). Without an address and without -6 the flow is IPv4; an IPv4
+address and an IPv6 one in the same flow are an error.
 
 With --trace, netctl also adds to its table a rule (in its own chain,
 "trace") that sets nftrace on exactly that flow, waits until a packet of it
@@ -56,6 +65,8 @@ Exit status: 0 allowed, 2 blocked, 3 cannot tell (a rule on the path that
 netctl cannot evaluate), 1 error (also: --trace saw no packet in time),
 130 interrupted.`,
 		Example: `  netctl explain web db 5432
+  netctl explain -6 web db 5432
+  netctl explain 2001:db8:100::10 docker0/web 80/tcp
   netctl explain 198.51.100.20 docker0/web 80/tcp --json
   if netctl explain web db 53/udp >/dev/null; then echo open; fi`,
 		Args: cobra.RangeArgs(2, 3),
@@ -64,13 +75,12 @@ netctl cannot evaluate), 1 error (also: --trace saw no packet in time),
 			if err != nil {
 				return &exitError{code: 1, msg: err.Error()}
 			}
-			from, err := explain.Resolve(cfg, args[0])
+			from, to, ipv6, err := explain.ResolveFlow(cfg, args[0], args[1], ipv6)
 			if err != nil {
 				return err
 			}
-			to, err := explain.Resolve(cfg, args[1])
-			if err != nil {
-				return err
+			if trace && ipv6 {
+				return fmt.Errorf("--trace follows IPv4 flows only")
 			}
 			var proto string
 			var port uint16
@@ -88,7 +98,7 @@ netctl cannot evaluate), 1 error (also: --trace saw no packet in time),
 			}
 			defer k.Close()
 			scope := plan.Desired(cfg).Scope()
-			for _, s := range []string{plan.SysctlIPForward, plan.SysctlBridgeNFIptables} {
+			for _, s := range []string{plan.SysctlIPForward, plan.SysctlBridgeNFIptables, plan.SysctlIP6Forward, plan.SysctlBridgeNFIp6tables} {
 				if !slices.Contains(scope.Sysctls, s) {
 					scope.Sysctls = append(scope.Sysctls, s)
 				}
@@ -102,7 +112,7 @@ netctl cannot evaluate), 1 error (also: --trace saw no packet in time),
 				return err
 			}
 			a := explain.Explain(explain.Input{Config: cfg, Live: live, ForeignDrops: drops},
-				explain.Flow{From: from, To: to, Proto: proto, Port: port})
+				explain.Flow{From: from, To: to, Proto: proto, Port: port, IPv6: ipv6})
 			if trace {
 				if err := traceFlow(k, &a, live, traceTimeout); err != nil {
 					return err
@@ -128,6 +138,7 @@ netctl cannot evaluate), 1 error (also: --trace saw no packet in time),
 	t.addFileFlag(c)
 	addNetnsFlag(c, &t.netns, "the named network namespace (/run/netns/NAME)")
 	c.Flags().BoolVar(&t.json, "json", false, "print the answer as one JSON document")
+	c.Flags().BoolVarP(&ipv6, "ipv6", "6", false, "between names (containers, host), ask about an IPv6 flow (a container is its address6)")
 	c.Flags().BoolVar(&trace, "trace", false, "also trace a real packet of the flow through the kernel's rules (make the connection while netctl waits)")
 	c.Flags().DurationVar(&traceTimeout, "timeout", 30*time.Second, "with --trace: how long to wait for a packet of the flow")
 	return c
