@@ -53,7 +53,10 @@ names: a container is then its address6 (an error when it has none), and
 the walk uses the IPv6 side of everything (ip6_forward,
 bridge-nf-call-ip6tables, links6, allowed_sources6, an IPv4-only bridge's
 IPv6 drop). Without an address and without -6 the flow is IPv4; an IPv4
-address and an IPv6 one in the same flow are an error.
+address and an IPv6 one in the same flow are an error. An address written
+with its interface, fe80::3%docker0, is on that bridge (a link-local one, or
+one a runtime added by hand on an IPv4-only bridge). --trace follows IPv4
+flows only.
 
 With --trace, netctl also adds to its table a rule (in its own chain,
 "trace") that sets nftrace on exactly that flow, waits until a packet of it

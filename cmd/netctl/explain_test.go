@@ -33,7 +33,12 @@ bridges:
 		{[]string{"-f", good, "docker0/web", "db", "5432/icmp"}, `port "5432/icmp": protocol must be tcp, udp or sctp`},
 		{[]string{"-f", good, "docker0/web", "db", "99999"}, `port "99999": want a number 1-65535`},
 		{[]string{"-f", good, "db", "docker0/web"}, `give a PORT: docker0/web exposes none`},
-		{[]string{"-f", good, "db", "2001:db8::1", "80"}, `2001:db8::1: netctl's firewall is IPv4 only`},
+		// An IPv6 address makes the flow IPv6: db (IPv4-only bridge) has no end of it.
+		{[]string{"-f", good, "db", "2001:db8::1", "80"}, `"db" has no IPv6 address (its bridge docker0 has no address6): an IPv6 flow cannot start or end there`},
+		{[]string{"-f", good, "-6", "db", "host", "80"}, `"db" has no IPv6 address (its bridge docker0 has no address6)`},
+		{[]string{"-f", good, "172.17.0.3", "2001:db8::1", "80"}, `172.17.0.3 is an IPv4 address and 2001:db8::1 an IPv6 one: a flow is of one family`},
+		{[]string{"-f", good, "--ipv6", "docker0/web", "172.17.0.3", "80"}, `-6 asks for an IPv6 flow, but 172.17.0.3 is an IPv4 address`},
+		{[]string{"-f", good, "--trace", "2001:db8::1", "2001:db8::2", "80"}, `--trace follows IPv4 flows only`},
 		{[]string{"-f", bad, "web", "db", "80"}, bad + ":3:14: "},
 		{[]string{"-f", good, "db"}, `accepts between 2 and 3 arg(s), received 1`},
 	}
