@@ -28,11 +28,11 @@ func (a explainAnswer) texts() []string {
 	return out
 }
 
-// explain runs netctl explain --json and checks that the exit status
-// agrees with the verdict (0 allowed, 2 blocked).
-func (e *env) explain(file, from, to, port string) explainAnswer {
+// explain runs netctl explain --json (with flags, such as -6) and checks
+// that the exit status agrees with the verdict (0 allowed, 2 blocked).
+func (e *env) explain(file, from, to, port string, flags ...string) explainAnswer {
 	e.t.Helper()
-	out, code := e.netctl("explain", "-f", file, from, to, port, "--json")
+	out, code := e.netctl(append([]string{"explain", "-f", file, from, to, port, "--json"}, flags...)...)
 	var a explainAnswer
 	if err := json.Unmarshal([]byte(out), &a); err != nil {
 		e.t.Fatalf("netctl explain %s %s %s: exit %d, not JSON: %v\n%s", from, to, port, code, err, out)
@@ -52,6 +52,8 @@ type question struct {
 	probe          testnet.Probe
 	// says, if set, must be the text of a step of explain's path.
 	says string
+	// ipv6 asks with -6 (between names).
+	ipv6 bool
 }
 
 // agree asks explain each question, then runs the real connections
@@ -60,10 +62,21 @@ type question struct {
 // blocked one, e.withControls). It returns the verdicts.
 func (e *env) agree(file string, qs []question) []string {
 	e.t.Helper()
+	return e.agreeWith(file, qs, e.withControls)
+}
+
+// agreeWith is agree with the controls of the probes' family
+// (e.withControls6 for IPv6).
+func (e *env) agreeWith(file string, qs []question, controls func(...testnet.Probe) []testnet.Probe) []string {
+	e.t.Helper()
 	probes := make([]testnet.Probe, len(qs))
 	verdicts := make([]string, len(qs))
 	for i, q := range qs {
-		a := e.explain(file, q.from, q.to, q.port)
+		var flags []string
+		if q.ipv6 {
+			flags = append(flags, "-6")
+		}
+		a := e.explain(file, q.from, q.to, q.port, flags...)
 		verdicts[i] = a.Verdict
 		p := q.probe
 		p.Want = a.Verdict == "allowed"
@@ -72,7 +85,7 @@ func (e *env) agree(file string, qs []question) []string {
 			e.t.Errorf("explain %s %s %s: path lacks %q:\n  %s", q.from, q.to, q.port, q.says, strings.Join(a.texts(), "\n  "))
 		}
 	}
-	testnet.Expect(e.t, e.withControls(probes...)...)
+	testnet.Expect(e.t, controls(probes...)...)
 	return verdicts
 }
 
