@@ -34,15 +34,32 @@ func TestRenderGolden(t *testing.T) {
 			c.Rules = append(c.Rules, plan.Rule{Unknown: userDropDB, Handle: 7})
 		}},
 	}
-	for _, c := range cases {
+	cfg6 := load(t, testFile6)
+	type tc = struct {
+		name, from, to, port string
+		mutate               func(*Input)
+	}
+	// IPv6 answers: names with -6, and addresses.
+	cases6 := []tc{
+		{name: "link6", from: "web", to: "db", port: "5432"},
+		{name: "sources6", from: "2001:db8:200::20", to: "db", port: "53/udp"},
+		{name: "ipv4only6", from: "2001:db8:200::20", to: "2001:db8:1::3%br-v4", port: "80"},
+	}
+	for i, c := range append(cases, cases6...) {
+		cfg := cfg
+		if i >= len(cases) {
+			cfg = cfg6
+		}
 		in := Input{Config: cfg, Live: liveOf(cfg)}
 		if c.mutate != nil {
 			c.mutate(&in)
 		}
-		from, _ := Resolve(cfg, c.from)
-		to, _ := Resolve(cfg, c.to)
+		from, to, ipv6, err := ResolveFlow(cfg, c.from, c.to, i >= len(cases))
+		if err != nil {
+			t.Fatal(err)
+		}
 		proto, port, _ := ParsePort(c.port)
-		a := Explain(in, Flow{From: from, To: to, Proto: proto, Port: port})
+		a := Explain(in, Flow{From: from, To: to, Proto: proto, Port: port, IPv6: ipv6})
 		var txt, js bytes.Buffer
 		if err := a.WriteText(&txt); err != nil {
 			t.Fatal(err)
