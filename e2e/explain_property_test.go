@@ -71,7 +71,8 @@ func randomTopology(r *rand.Rand) propTopology {
 }
 
 // randomFile writes a valid file for the topology: random ip_forward,
-// firewall, icc, masquerade, exposed ports, links and allowed sources.
+// firewall, icc, masquerade, gateway mode, exposed ports, links and allowed
+// sources.
 func randomFile(r *rand.Rand, tp propTopology) string {
 	firewall := r.IntN(8) != 0
 	var b strings.Builder
@@ -79,8 +80,15 @@ func randomFile(r *rand.Rand, tp propTopology) string {
 	for i, br := range tp.bridges {
 		fmt.Fprintf(&b, "  %s:\n    address: 172.%d.0.1/16\n", br, 17+i)
 		if firewall {
-			fmt.Fprintf(&b, "    icc: %v\n    masquerade: %v\n    external_interface: eth0\n    allowed_sources: %s\n",
-				r.IntN(3) == 0, r.IntN(2) == 0, propSources[r.IntN(len(propSources))])
+			// Mostly nat-unprotected: outside traffic routed straight to
+			// the containers, so that allowed_sources decides it (in nat,
+			// the default, the gateway drop decides every such flow first).
+			mode := "nat-unprotected"
+			if r.IntN(4) == 0 {
+				mode = "nat"
+			}
+			fmt.Fprintf(&b, "    icc: %v\n    masquerade: %v\n    gateway_mode: %s\n    external_interface: eth0\n    allowed_sources: %s\n",
+				r.IntN(3) == 0, r.IntN(2) == 0, mode, propSources[r.IntN(len(propSources))])
 		}
 		b.WriteString("    containers:\n")
 		expose := map[string][]string{}
@@ -156,7 +164,7 @@ func TestExplainProperty(t *testing.T) {
 	seed := propSeed(t)
 	t.Logf("seed %d (replay: NETCTL_EXPLAIN_SEED=%d)", seed, seed)
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	total, mismatches := 0, 0
+	total, mismatches, bySources := 0, 0, 0
 	for ti := 0; ti < propTopologies; ti++ {
 		tp := randomTopology(r)
 		t.Run(fmt.Sprintf("topology%d", ti), func(t *testing.T) {
@@ -218,6 +226,9 @@ func TestExplainProperty(t *testing.T) {
 					answers[i] = e.explain(p, x.from, x.to, x.port)
 					probes[i] = x.probe
 					probes[i].Want = answers[i].Verdict == "allowed"
+					if strings.Contains(strings.Join(answers[i].texts(), "\n"), ".allowed_sources") {
+						bySources++
+					}
 				}
 				for i, res := range testnet.Check(e.withControls(probes...)...) {
 					if i >= len(qs) { // a positive control of a blocked probe
@@ -251,7 +262,7 @@ func TestExplainProperty(t *testing.T) {
 			testnet.Expect(t, control...)
 		})
 	}
-	t.Logf("seed %d: %d probes, %d mismatches", seed, total, mismatches)
+	t.Logf("seed %d: %d probes (%d with allowed_sources on the path), %d mismatches", seed, total, bySources, mismatches)
 	if total < propTopologies*propFiles*propProbes && !t.Failed() {
 		t.Errorf("only %d probes ran", total)
 	}
