@@ -161,3 +161,44 @@ func TestExplainTraceCleanup(t *testing.T) {
 	}
 	e.wantPlanClean(p)
 }
+
+// TestExplainTraceIPv6: --trace follows an IPv6 flow: the kernel's rule
+// path of a real IPv6 connection that the link's IPv6 rule accepts, and of
+// one that icc's rule drops, agreeing with explain.
+func TestExplainTraceIPv6(t *testing.T) {
+	e := setup(t)
+	p := e.file(dualStack(false, linksWebDBCache))
+	e.applyFile(p)
+	e.addr6(gw6, dualAddrs)
+	web, db := e.C["web"], e.C["db"]
+	db5432, db22 := db.Listen6(t, "tcp", 5432), db.Listen6(t, "tcp", 22)
+	handles := e.nft("-a", "list", "chain", "inet", "netctl", "filter-forward")
+	handleOf := func(comment string) string {
+		m := regexp.MustCompile(`comment "` + regexp.QuoteMeta(comment) + `" # handle (\d+)`).FindStringSubmatch(handles)
+		if m == nil {
+			t.Fatalf("no rule %s:\n%s", comment, handles)
+		}
+		return m[1]
+	}
+
+	tr := e.startTrace("-f", p, "-6", "web", "db", "5432", "--timeout", "30s")
+	testnet.Expect(t, web.Reaches(db5432))
+	out, code := tr.wait(t)
+	t.Logf("netctl explain -6 web db 5432 --trace:\n%s", out)
+	want := "table inet netctl chain filter-forward rule handle " + handleOf("bridge.docker0.links6") + ": accept (bridge.docker0.links6)"
+	if code != 0 || !strings.Contains(out, "kernel trace of a real packet: allowed") || !strings.Contains(out, want) {
+		t.Errorf("trace of an allowed IPv6 connection: exit %d, want 0 and %q:\n%s", code, want, out)
+	}
+
+	tr = e.startTrace("-f", p, "fd00:17::2", "fd00:17::3", "22", "--timeout", "30s")
+	testnet.Expect(t, e.withControls6(web.CannotReach(db22))...)
+	out, code = tr.wait(t)
+	t.Logf("netctl explain fd00:17::2 fd00:17::3 22 --trace:\n%s", out)
+	want = "table inet netctl chain filter-forward rule handle " + handleOf("bridge.docker0.icc") + ": drop (bridge.docker0.icc)"
+	if code != 2 || !strings.Contains(out, "kernel trace of a real packet: blocked") || !strings.Contains(out, want) {
+		t.Errorf("trace of a dropped IPv6 connection: exit %d, want 2 and %q:\n%s", code, want, out)
+	}
+	if e.hasTraceChain() {
+		t.Errorf("the trace chain remains:\n%s", e.nft("list", "table", "inet", "netctl"))
+	}
+}

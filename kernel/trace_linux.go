@@ -85,7 +85,7 @@ type Trace struct {
 // and rule for the flow. netctl's table must exist.
 func (h *Handle) StartTrace(f TraceFlow) (*Trace, error) {
 	proto, ok := map[string]byte{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP, "sctp": unix.IPPROTO_SCTP}[f.Proto]
-	if !ok || !f.Src.Is4() || !f.Dst.Is4() {
+	if !ok || !f.Src.IsValid() || f.Src.Is4() != f.Dst.Is4() || f.Src.Is4In6() || f.Dst.Is4In6() {
 		return nil, fmt.Errorf("trace: unsupported flow %v → %v %d/%s", f.Src, f.Dst, f.Port, f.Proto)
 	}
 	if _, err := h.RemoveStaleTrace(); err != nil {
@@ -115,14 +115,20 @@ func (h *Handle) StartTrace(f TraceFlow) (*Trace, error) {
 		c.Close()
 		return nil, err
 	}
-	src, dst := f.Src.As4(), f.Dst.As4()
+	// The flow's family: the addresses' offsets in the network header
+	// (ip saddr/daddr at 12/16, ip6 saddr/daddr at 8/24).
+	nfproto, srcOff, dstOff := byte(unix.NFPROTO_IPV4), uint32(12), uint32(16)
+	if f.Src.Is6() {
+		nfproto, srcOff, dstOff = unix.NFPROTO_IPV6, 8, 24
+	}
+	src, dst := f.Src.AsSlice(), f.Dst.AsSlice()
 	es := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: src[:]},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dst[:]},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{nfproto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: srcOff, Len: uint32(len(src))},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: src},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: dstOff, Len: uint32(len(dst))},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: dst},
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},

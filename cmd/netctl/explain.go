@@ -82,9 +82,6 @@ netctl cannot evaluate), 1 error (also: --trace saw no packet in time),
 			if err != nil {
 				return err
 			}
-			if trace && ipv6 {
-				return fmt.Errorf("--trace follows IPv4 flows only")
-			}
 			var proto string
 			var port uint16
 			if len(args) == 3 {

@@ -38,7 +38,6 @@ bridges:
 		{[]string{"-f", good, "-6", "db", "host", "80"}, `"db" has no IPv6 address (its bridge docker0 has no address6)`},
 		{[]string{"-f", good, "172.17.0.3", "2001:db8::1", "80"}, `172.17.0.3 is an IPv4 address and 2001:db8::1 an IPv6 one: a flow is of one family`},
 		{[]string{"-f", good, "--ipv6", "docker0/web", "172.17.0.3", "80"}, `-6 asks for an IPv6 flow, but 172.17.0.3 is an IPv4 address`},
-		{[]string{"-f", good, "--trace", "2001:db8::1", "2001:db8::2", "80"}, `--trace follows IPv4 flows only`},
 		{[]string{"-f", bad, "web", "db", "80"}, bad + ":3:14: "},
 		{[]string{"-f", good, "db"}, `accepts between 2 and 3 arg(s), received 1`},
 	}
