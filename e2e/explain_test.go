@@ -215,6 +215,33 @@ func TestExplainScenarios(t *testing.T) {
 	expectVerdicts("user rule", v, 0)
 	e.nft("delete", "rule", "inet", "netctl", "user", "handle", m[1])
 
+	// A person's rule on the server's address: the first packet (web →
+	// db) passes it, the reply (db → web) does not, since the user chain
+	// comes before netctl's accept of established traffic. With ct state
+	// new it spares the reply. The connection to cache is the control.
+	e.nft("add", "rule", "inet", "netctl", "user", "ip", "saddr", "172.17.0.3", "drop")
+	m = regexp.MustCompile(`ip saddr 172.17.0.3 drop # handle (\d+)`).FindStringSubmatch(e.nft("-a", "list", "chain", "inet", "netctl", "user"))
+	if m == nil {
+		t.Fatal("user rule on db's address not found")
+	}
+	v = e.agree(p, []question{
+		{from: "web", to: "db", port: "5432", probe: web.Reaches(db5432), says: "the reply, db → web (ct state established), is dropped:"},
+		{from: "web", to: "cache", port: "6379", probe: web.Reaches(cache6379)},
+	})
+	expectVerdicts("user rule drops the reply", v, 0)
+	e.nft("delete", "rule", "inet", "netctl", "user", "handle", m[1])
+	e.nft("add", "rule", "inet", "netctl", "user", "ct", "state", "new", "ip", "saddr", "172.17.0.3", "drop")
+	m = regexp.MustCompile(`ip saddr 172.17.0.3 drop # handle (\d+)`).FindStringSubmatch(e.nft("-a", "list", "chain", "inet", "netctl", "user"))
+	if m == nil {
+		t.Fatal("user rule on db's new connections not found")
+	}
+	v = e.agree(p, []question{
+		{from: "web", to: "db", port: "5432", probe: web.Reaches(db5432)},
+		{from: "db", to: "cache", port: "6379", probe: db.Reaches(cache6379), says: "user chain rule handle " + m[1] + " drops"},
+	})
+	expectVerdicts("user rule on new connections", v, 1)
+	e.nft("delete", "rule", "inet", "netctl", "user", "handle", m[1])
+
 	// br_netfilter off in this namespace: netctl's chains do not see
 	// bridged traffic (only ever written to 0, as TestBridgeNetfilterTurnedOn).
 	nstest.Exec(t, e.Host, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=0")

@@ -56,6 +56,16 @@ type Flow struct {
 	// IPv6: the flow is IPv6 (ResolveFlow decides). A flow with an IPv6
 	// address at either end is IPv6 whatever this says.
 	IPv6 bool
+	// reply: the packet walked is the reply of the connection (From and
+	// To swapped, ct state established, the client's port unknown).
+	reply bool
+}
+
+// replyOf is the flow of the connection's replies.
+func (f Flow) replyOf() Flow {
+	r := f
+	r.From, r.To, r.reply = f.To, f.From, true
+	return r
 }
 
 // Is6 reports whether the flow's packets are IPv6.

@@ -41,6 +41,18 @@ const userDropDB = "[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x02 ] [ paylo
 	"[ cmp eq reg 1 0xac110003 ] [ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x06 ] " +
 	"[ payload load 2b @ transport header + 2 => reg 1 ] [ cmp eq reg 1 0x1538 ] [ drop ]"
 
+// Person's rules as the kernel package reads them: `ip saddr 172.17.0.3
+// drop`, the same with `ct state new`, and `tcp dport 22 drop`.
+const (
+	userDropFromDB = "[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x02 ] [ payload load 4b @ network header + 12 => reg 1 ] " +
+		"[ cmp eq reg 1 0xac110003 ] [ drop ]"
+	userDropNewFromDB = "[ ct load 0 => reg 1 ] [ bitwise reg 1 = ( reg 1 & 0x08000000 ) ^ 0x00000000 ] [ cmp neq reg 1 0x00000000 ] " +
+		"[ meta load nfproto => reg 1 ] [ cmp eq reg 1 0x02 ] [ payload load 4b @ network header + 12 => reg 1 ] " +
+		"[ cmp eq reg 1 0xac110003 ] [ drop ]"
+	userDropPort22 = "[ meta load l4proto => reg 1 ] [ cmp eq reg 1 0x06 ] [ payload load 2b @ transport header + 2 => reg 1 ] " +
+		"[ cmp eq reg 1 0x0016 ] [ drop ]"
+)
+
 func load(t *testing.T, text string) *schema.Config {
 	t.Helper()
 	cfg, err := schema.Parse("test.yaml", []byte(text))
@@ -80,10 +92,13 @@ func TestExplain(t *testing.T) {
 		texts    []string // each the Text of a step, in order
 		drift    bool
 	}
-	userRule := func(in *Input) {
-		c := in.Live.Firewall.Chain(plan.ChainUser)
-		c.Rules = append(c.Rules, plan.Rule{Unknown: userDropDB, Handle: 7})
+	userRuleOf := func(desc string) func(*Input) {
+		return func(in *Input) {
+			c := in.Live.Firewall.Chain(plan.ChainUser)
+			c.Rules = append(c.Rules, plan.Rule{Unknown: desc, Handle: 7})
+		}
 	}
+	userRule := userRuleOf(userDropDB)
 	cases := []tc{
 		{name: "link tcp", from: "docker0/web", to: "db", port: "5432",
 			verdict: Allowed, texts: []string{"bridge.docker0.link.web->db accepts 5432/tcp"}},
@@ -124,6 +139,16 @@ func TestExplain(t *testing.T) {
 			verdict: Allowed, texts: []string{"bridge-nf-call-iptables = 0 (icc cannot be enforced)"}, drift: true},
 		{name: "user chain rule", from: "docker0/web", to: "db", port: "5432", mutate: userRule,
 			verdict: Blocked, texts: []string{"user chain rule handle 7 drops"}},
+		// The person's rules come before the accept of established
+		// traffic: one that drops by the server's address kills the
+		// reply, so the connection (explain walks the reply too).
+		{name: "user rule drops the reply", from: "docker0/web", to: "db", port: "5432", mutate: userRuleOf(userDropFromDB),
+			verdict: Blocked, texts: []string{"bridge.docker0.link.web->db accepts 5432/tcp", "the reply, db → docker0/web (ct state established), is dropped:", "user chain rule handle 7 drops"}},
+		{name: "user rule on new connections spares the reply", from: "docker0/web", to: "db", port: "5432", mutate: userRuleOf(userDropNewFromDB),
+			verdict: Allowed, texts: []string{"bridge.docker0.link.web->db accepts 5432/tcp"}},
+		{name: "user rule on the client's port", from: "docker0/web", to: "db", port: "5432", mutate: userRuleOf(userDropPort22),
+			verdict: Allowed, texts: []string{"bridge.docker0.link.web->db accepts 5432/tcp", "the reply, db → docker0/web (ct state established), could not be followed; the verdict is the first packet's",
+				"user chain rule handle 7 cannot be evaluated: the reply's destination port (the client's, not known before the connection is made): " + userDropPort22}},
 		{name: "user chain rule other port", from: "docker0/web", to: "cache", port: "6379", mutate: userRule,
 			verdict: Allowed, texts: []string{"bridge.docker0.link.web->cache accepts 6379/tcp"}},
 		{name: "foreign drop policy", from: "docker0/web", to: "203.0.113.10", port: "443",

@@ -49,7 +49,12 @@ func (w *walker) vm(desc string) (match bool, verdict, why string) {
 				hdr = pkt.network
 			case "transport":
 				hdr = pkt.transport
-				if off < 2 {
+				// The client's port is chosen when the connection is made:
+				// the first packet's source port, the reply's destination.
+				switch {
+				case w.f.reply && off < 4 && off+n > 2:
+					return false, "", "the reply's destination port (the client's, not known before the connection is made)"
+				case !w.f.reply && off < 2:
 					return false, "", "the source port (not known before the connection is made)"
 				}
 			default:
@@ -66,7 +71,11 @@ func (w *walker) vm(desc string) (match bool, verdict, why string) {
 			if f[2] != "0" {
 				return false, "", "ct key " + f[2]
 			}
-			if !setReg(&regs, f[5], []byte{8, 0, 0, 0}) { // NF_CT_STATE_BIT(IP_CT_NEW), host order
+			state := []byte{8, 0, 0, 0} // NF_CT_STATE_BIT(IP_CT_NEW), host order
+			if w.f.reply {
+				state = []byte{2, 0, 0, 0} // NF_CT_STATE_BIT(IP_CT_ESTABLISHED_REPLY)
+			}
+			if !setReg(&regs, f[5], state) {
 				return false, "", "register in " + strconv.Quote(item)
 			}
 		case len(f) == 5 && f[0] == "cmp":
@@ -167,6 +176,13 @@ func (w *walker) packet() packet {
 	th[2], th[3] = byte(w.f.Port>>8), byte(w.f.Port)
 	if proto == 6 {
 		th[12], th[13] = 0x50, 0x02 // a SYN
+	}
+	if w.f.reply {
+		// The reply comes from the service's port; SYN-ACK.
+		th[0], th[1], th[2], th[3] = byte(w.f.Port>>8), byte(w.f.Port), 0, 0
+		if proto == 6 {
+			th[13] = 0x12
+		}
 	}
 	return packet{
 		meta: map[string][]byte{

@@ -48,6 +48,8 @@ type walker struct {
 	// depth bounds jumps (a loop of jumps is refused by the kernel; a
 	// state read back could still be odd).
 	depth int
+	// uncertain is set by a decoded match that cannot be evaluated.
+	uncertain string
 }
 
 func (w *walker) step(s Step) { w.path = append(w.path, s) }
@@ -129,8 +131,35 @@ func (w *walker) run() {
 				return
 			}
 		}
+		if w.replyDropped(ch) {
+			w.verdict = Blocked
+			return
+		}
 	}
 	w.foreign(bridged, true)
+}
+
+// replyDropped walks the connection's reply through the forward chain:
+// the person's rules come before netctl's accept of established traffic,
+// so a rule there that drops by the server's address (without ct state
+// new) kills the connection whose first packet passed. A drop blocks the
+// connection, named with the reply's path; a reply that cannot be
+// evaluated (a rule reads the client's port) leaves the verdict and says
+// so.
+func (w *walker) replyDropped(ch *plan.Chain) bool {
+	r := walker{in: w.in, f: w.f.replyOf()}
+	v := r.chain(ch)
+	head := "the reply, " + r.f.From.Name + " → " + r.f.To.Name + " (ct state established)"
+	switch v {
+	case plan.VerdictDrop:
+		w.step(Step{Text: head + ", is dropped:"})
+		w.path = append(w.path, r.path...)
+		return true
+	case Unknown:
+		w.step(Step{Text: head + ", could not be followed; the verdict is the first packet's"})
+		w.path = append(w.path, r.path...)
+	}
+	return false
 }
 
 func (w *walker) sysctl(name string) string { return w.in.Live.Sysctls[name] }
@@ -189,6 +218,10 @@ func (w *walker) chain(ch *plan.Chain) string {
 		} else {
 			ok, notes = w.match(r.Match)
 			verdict = r.Verdict
+			if w.uncertain != "" {
+				w.step(Step{Text: ruleName(ch.Name, r) + " cannot be evaluated: " + w.uncertain, Item: r.Comment, Object: ruleObject(ch.Name, r)})
+				return Unknown
+			}
 		}
 		if !ok {
 			// A lookup that kept the packet from a drop rule is a decision.
@@ -287,8 +320,19 @@ func (w *walker) match(ms []plan.Match) (bool, []Step) {
 		case plan.KeyDAddr, plan.KeyDAddr6:
 			hit = addrMatch(m.Value, w.f.To.Addr)
 		case plan.KeyCTState:
-			hit = slices.Contains(strings.Split(m.Value, ","), "new")
-		case plan.KeyLinkTuple, plan.KeySourceTuple, plan.KeyLinkTuple6, plan.KeySourceTuple6:
+			state := "new"
+			if w.f.reply {
+				state = "established"
+			}
+			hit = slices.Contains(strings.Split(m.Value, ","), state)
+		case plan.KeyLinkTuple, plan.KeyLinkTuple6:
+			if w.f.reply {
+				// The reply's destination port is the client's: unknown.
+				w.uncertain = "a lookup of the reply's destination port (the client's)"
+				return false, notes
+			}
+			fallthrough
+		case plan.KeySourceTuple, plan.KeySourceTuple6:
 			var el *plan.Element
 			set := w.in.Live.Firewall.Set(strings.TrimPrefix(m.Value, "@"))
 			if set != nil {
