@@ -62,22 +62,12 @@ func bridgeIndex(bridges []string, name string) int {
 
 // randomFile6 is randomFile with IPv6: ip6_forward, the dual-stack bridges'
 // address6 and their containers', allowed_sources with IPv6 entries (on a
-// dual-stack bridge: the loader refuses them on an IPv4-only one), and a
-// random gateway_mode.
+// dual-stack bridge: the loader refuses them on an IPv4-only one).
 func randomFile6(r *rand.Rand, tp prop6Topology) string {
 	text := randomFile(r, tp.propTopology)
+	// (randomFile's gateway modes are mostly nat-unprotected, so that
+	// outside → container flows meet allowed_sources.)
 	text = strings.Replace(text, "ip_forward:", fmt.Sprintf("ip6_forward: %v\nip_forward:", r.IntN(6) != 0), 1)
-	// Mostly routed straight to the containers (nat-unprotected), so that
-	// outside → container flows meet allowed_sources rather than the
-	// default gateway mode's drop of everything from outside.
-	var lines []string
-	for _, l := range strings.Split(text, "\n") {
-		lines = append(lines, l)
-		if strings.TrimSpace(l) == "external_interface: eth0" && r.IntN(4) != 0 {
-			lines = append(lines, "    gateway_mode: nat-unprotected")
-		}
-	}
-	text = strings.Join(lines, "\n")
 	return with6(text, tp, func(dual bool) string {
 		if !dual {
 			return []string{"[]", "[198.51.100.0/24]"}[r.IntN(2)]
