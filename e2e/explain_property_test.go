@@ -81,8 +81,8 @@ func randomFile(r *rand.Rand, tp propTopology) string {
 		fmt.Fprintf(&b, "  %s:\n    address: 172.%d.0.1/16\n", br, 17+i)
 		if firewall {
 			// Mostly nat-unprotected: outside traffic routed straight to
-			// the containers, so that allowed_sources decides it (in nat,
-			// the default, the gateway drop decides every such flow first).
+			// the containers, so that a source allowed_sources admits
+			// connects (in nat, the default, the gateway drop stops it).
 			mode := "nat-unprotected"
 			if r.IntN(4) == 0 {
 				mode = "nat"
