@@ -3,6 +3,7 @@ package explain
 import (
 	"bytes"
 	"encoding/hex"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -143,33 +144,25 @@ type packet struct {
 func (w *walker) packet() packet {
 	proto := map[string]byte{"tcp": 6, "udp": 17, "sctp": 132}[w.f.Proto]
 	ifname := func(s string) []byte { b := make([]byte, 16); copy(b, s); return b }
-	var ip []byte
-	nfproto, ethertype := byte(2), []byte{0x08, 0x00} // NFPROTO_IPV4, ETH_P_IP
-	if w.f.Is6() {
+	v6 := w.f.Is6()
+	// IPv4: version/IHL, TTL at 8, protocol at 9, addresses at 12 and 16.
+	ip := make([]byte, 20)
+	ip[0], ip[8], ip[9] = 0x45, 64, proto
+	nfproto, ethertype, srcOff, dstOff := byte(2), []byte{0x08, 0x00}, 12, 16 // NFPROTO_IPV4, ETH_P_IP
+	if v6 {
 		// The fixed IPv6 header: version 6, next header, hop limit,
 		// source and destination (a new connection's first packet has
 		// no extension header).
-		nfproto, ethertype = 10, []byte{0x86, 0xdd} // NFPROTO_IPV6, ETH_P_IPV6
 		ip = make([]byte, 40)
 		ip[0], ip[6], ip[7] = 0x60, proto, 64
-		if w.f.From.Addr.Is6() {
-			a := w.f.From.Addr.As16()
-			copy(ip[8:], a[:])
-		}
-		if w.f.To.Addr.Is6() {
-			a := w.f.To.Addr.As16()
-			copy(ip[24:], a[:])
-		}
-	} else {
-		ip = make([]byte, 20)
-		ip[0], ip[8], ip[9] = 0x45, 64, proto
-		if w.f.From.Addr.Is4() {
-			a := w.f.From.Addr.As4()
-			copy(ip[12:], a[:])
-		}
-		if w.f.To.Addr.Is4() {
-			a := w.f.To.Addr.As4()
-			copy(ip[16:], a[:])
+		nfproto, ethertype, srcOff, dstOff = 10, []byte{0x86, 0xdd}, 8, 24 // NFPROTO_IPV6, ETH_P_IPV6
+	}
+	for _, end := range []struct {
+		off  int
+		addr netip.Addr
+	}{{srcOff, w.f.From.Addr}, {dstOff, w.f.To.Addr}} {
+		if end.addr.IsValid() && end.addr.Is6() == v6 {
+			copy(ip[end.off:], end.addr.AsSlice())
 		}
 	}
 	th := make([]byte, 20)
