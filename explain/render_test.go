@@ -15,10 +15,11 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // TestRenderGolden: the text and JSON of representative answers.
 func TestRenderGolden(t *testing.T) {
 	cfg := load(t, testFile)
-	cases := []struct {
+	type tc struct {
 		name, from, to, port string
 		mutate               func(*Input)
-	}{
+	}
+	cases := []tc{
 		{name: "link", from: "docker0/web", to: "db", port: "5432"},
 		{name: "icc", from: "db", to: "docker0/web", port: "80"},
 		{name: "sources", from: "198.51.100.20", to: "db", port: "53/udp"},
@@ -35,10 +36,6 @@ func TestRenderGolden(t *testing.T) {
 		}},
 	}
 	cfg6 := load(t, testFile6)
-	type tc = struct {
-		name, from, to, port string
-		mutate               func(*Input)
-	}
 	// IPv6 answers: names with -6, and addresses.
 	cases6 := []tc{
 		{name: "link6", from: "web", to: "db", port: "5432"},
