@@ -89,6 +89,22 @@ func (e *env) agreeWith(file string, qs []question, controls func(...testnet.Pro
 	return verdicts
 }
 
+// expectVerdicts fails unless explain's verdicts are "blocked" at the
+// indexes given and "allowed" elsewhere.
+func expectVerdicts(t *testing.T, phase string, got []string, blocked ...int) {
+	t.Helper()
+	want := make([]string, len(got))
+	for i := range want {
+		want[i] = "allowed"
+	}
+	for _, i := range blocked {
+		want[i] = "blocked"
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("%s: verdicts\n  %v\nwant\n  %v", phase, got, want)
+	}
+}
+
 func containsString(ss []string, s string) bool {
 	for _, x := range ss {
 		if x == s {
@@ -170,23 +186,9 @@ func TestExplainScenarios(t *testing.T) {
 		}
 		return qs
 	}
-	expectVerdicts := func(phase string, got []string, blocked ...int) {
-		t.Helper()
-		want := make([]string, len(got))
-		for i := range want {
-			want[i] = "allowed"
-		}
-		for _, i := range blocked {
-			want[i] = "blocked"
-		}
-		if strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Errorf("%s: verdicts\n  %v\nwant\n  %v", phase, got, want)
-		}
-	}
-
 	// icc on, two bridges: only the other bridge is closed.
 	v := e.agree(p, all(map[int]string{7: "different bridges: isolation", 8: "different bridges: isolation"}))
-	expectVerdicts("icc on", v, 7, 8)
+	expectVerdicts(t, "icc on", v, 7, 8)
 
 	// icc off, links, allowed sources.
 	p = e.file(explainScenarioConfig(true, true, false, "[198.51.100.10]"))
@@ -200,7 +202,7 @@ func TestExplainScenarios(t *testing.T) {
 		10: "bridge.docker0.allowed_sources drops 198.51.100.20",
 		11: "bridge.docker0.allowed_sources drops 203.0.113.10",
 	}))
-	expectVerdicts("icc off", v, 2, 3, 4, 6, 7, 8, 10, 11)
+	expectVerdicts(t, "icc off", v, 2, 3, 4, 6, 7, 8, 10, 11)
 
 	// A person's rule in the user chain.
 	e.nft("add", "rule", "inet", "netctl", "user", "ip", "daddr", "172.17.0.3", "tcp", "dport", "5432", "drop")
@@ -212,7 +214,7 @@ func TestExplainScenarios(t *testing.T) {
 		{from: "web", to: "db", port: "5432", probe: web.Reaches(db5432), says: "user chain rule handle " + m[1] + " drops"},
 		{from: "web", to: "cache", port: "6379", probe: web.Reaches(cache6379)},
 	})
-	expectVerdicts("user rule", v, 0)
+	expectVerdicts(t, "user rule", v, 0)
 	e.nft("delete", "rule", "inet", "netctl", "user", "handle", m[1])
 
 	// A person's rule on the server's address: the first packet (web →
@@ -228,7 +230,7 @@ func TestExplainScenarios(t *testing.T) {
 		{from: "web", to: "db", port: "5432", probe: web.Reaches(db5432), says: "the reply, db → web (ct state established), is dropped:"},
 		{from: "web", to: "cache", port: "6379", probe: web.Reaches(cache6379)},
 	})
-	expectVerdicts("user rule drops the reply", v, 0)
+	expectVerdicts(t, "user rule drops the reply", v, 0)
 	e.nft("delete", "rule", "inet", "netctl", "user", "handle", m[1])
 	e.nft("add", "rule", "inet", "netctl", "user", "ct", "state", "new", "ip", "saddr", "172.17.0.3", "drop")
 	m = regexp.MustCompile(`ip saddr 172.17.0.3 drop # handle (\d+)`).FindStringSubmatch(e.nft("-a", "list", "chain", "inet", "netctl", "user"))
@@ -239,7 +241,7 @@ func TestExplainScenarios(t *testing.T) {
 		{from: "web", to: "db", port: "5432", probe: web.Reaches(db5432)},
 		{from: "db", to: "cache", port: "6379", probe: db.Reaches(cache6379), says: "user chain rule handle " + m[1] + " drops"},
 	})
-	expectVerdicts("user rule on new connections", v, 1)
+	expectVerdicts(t, "user rule on new connections", v, 1)
 	e.nft("delete", "rule", "inet", "netctl", "user", "handle", m[1])
 
 	// br_netfilter off in this namespace: netctl's chains do not see
@@ -248,10 +250,10 @@ func TestExplainScenarios(t *testing.T) {
 	v = e.agree(p, []question{
 		{from: "db", to: "web", port: "80", probe: db.Reaches(web80), says: "bridge-nf-call-iptables = 0 (icc cannot be enforced)"},
 	})
-	expectVerdicts("br_netfilter off", v)
+	expectVerdicts(t, "br_netfilter off", v)
 	e.applyFile(p) // turns it back on
 	v = e.agree(p, []question{{from: "db", to: "web", port: "80", probe: db.Reaches(web80), says: "bridge.docker0.icc drops"}})
-	expectVerdicts("br_netfilter on again", v, 0)
+	expectVerdicts(t, "br_netfilter on again", v, 0)
 
 	// ip_forward 0: nothing routed, bridged traffic still flows.
 	p = e.file(explainScenarioConfig(false, true, true, "[]"))
@@ -261,7 +263,7 @@ func TestExplainScenarios(t *testing.T) {
 		{from: "198.51.100.10", to: "web", port: "80", probe: fromA.Reaches(web80), says: "ip_forward = 0"},
 		{from: "web", to: "db", port: "22", probe: web.Reaches(db22)},
 	})
-	expectVerdicts("ip_forward 0", v, 0, 1)
+	expectVerdicts(t, "ip_forward 0", v, 0, 1)
 
 	// A foreign table's forward chain with policy drop.
 	p = e.file(explainScenarioConfig(true, true, true, "[]"))
@@ -272,14 +274,14 @@ func TestExplainScenarios(t *testing.T) {
 		{from: "web", to: "203.0.113.10", port: "443", probe: web.Reaches(outC), says: "table ip filter chain FORWARD policy drop (not netctl's)"},
 		{from: "web", to: "db", port: "5432", probe: web.Reaches(db5432), says: "table ip filter chain FORWARD policy drop (not netctl's)"},
 	})
-	expectVerdicts("foreign drop", v, 0, 1)
+	expectVerdicts(t, "foreign drop", v, 0, 1)
 	e.nft("delete", "table", "ip", "filter")
 
 	// Firewall off: everything connects (the positive control).
 	p = e.file(explainScenarioConfig(true, false, true, "[]"))
 	e.applyFile(p)
 	v = e.agree(p, all(map[int]string{7: "no table inet netctl (firewall off): nothing of netctl's filters it"}))
-	expectVerdicts("firewall off", v)
+	expectVerdicts(t, "firewall off", v)
 }
 
 // TestExplainDrift: when the live state differs from the file, explain

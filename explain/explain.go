@@ -59,6 +59,8 @@ type Flow struct {
 	// reply: the packet walked is the reply of the connection (From and
 	// To swapped, ct state established, the client's port unknown).
 	reply bool
+	// dnat: a publication translated the flow (ct status dnat).
+	dnat bool
 }
 
 // replyOf is the flow of the connection's replies.
@@ -81,6 +83,9 @@ type Input struct {
 	// ForeignDrops are kernel.ForwardDropPolicies: "table ip filter chain
 	// FORWARD has policy drop".
 	ForeignDrops []string
+	// Local are the host's own addresses (kernel.LocalAddresses): a flow
+	// to one of them meets the DNAT of published ports.
+	Local []netip.Addr
 }
 
 // Step is one decision on the path.

@@ -201,14 +201,8 @@ func TestExplain(t *testing.T) {
 			if a.Verdict != c.verdict {
 				t.Errorf("verdict %s, want %s; path:\n  %s", a.Verdict, c.verdict, strings.Join(texts, "\n  "))
 			}
-			i := 0
-			for _, s := range texts {
-				if i < len(c.texts) && s == c.texts[i] {
-					i++
-				}
-			}
-			if i < len(c.texts) {
-				t.Errorf("path lacks %q (in order); path:\n  %s", c.texts[i:], strings.Join(texts, "\n  "))
+			if !subsequence(texts, c.texts) {
+				t.Errorf("path lacks %q (in order); path:\n  %s", c.texts, strings.Join(texts, "\n  "))
 			}
 			if got := len(a.Drift) > 0; got != c.drift {
 				t.Errorf("drift %v (%v), want %v", got, a.Drift, c.drift)

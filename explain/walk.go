@@ -56,6 +56,14 @@ func (w *walker) step(s Step) { w.path = append(w.path, s) }
 
 func (w *walker) run() {
 	w.verdict = Allowed
+	if w.f.To.Kind == KindAddress && w.f.To.Bridge == "" && slices.Contains(w.in.Local, w.f.To.Addr) {
+		w.f.To.Kind = KindHost // an address of the host's other interfaces
+	}
+	if w.f.To.Kind == KindHost && w.f.To.Addr.IsValid() && w.f.From.Kind != KindHost {
+		if p, ok := w.findPublication(); ok {
+			w.translate(p)
+		}
+	}
 	from, to := w.f.From, w.f.To
 	switch {
 	case from.Kind == KindHost && to.Kind == KindHost:
@@ -79,7 +87,9 @@ func (w *walker) run() {
 			return
 		}
 	}
-	bridged := from.Bridge != "" && from.Bridge == to.Bridge
+	// A translated connection from a container of the bridge (hairpin)
+	// goes up to the host and is routed back: not bridged.
+	bridged := from.Bridge != "" && from.Bridge == to.Bridge && !w.f.dnat
 	// The family decides which sysctls let the forward hook see the packet.
 	nfCall, nfName, fwd, fwdItem, fwdName := plan.SysctlBridgeNFIptables, "bridge-nf-call-iptables", plan.SysctlIPForward, "ip_forward", "ip_forward"
 	if w.f.Is6() {
@@ -319,6 +329,8 @@ func (w *walker) match(ms []plan.Match) (bool, []Step) {
 			hit = addrMatch(m.Value, w.f.From.Addr)
 		case plan.KeyDAddr, plan.KeyDAddr6:
 			hit = addrMatch(m.Value, w.f.To.Addr)
+		case plan.KeyCTStatus:
+			hit = m.Value == "dnat" && w.f.dnat
 		case plan.KeyCTState:
 			state := "new"
 			if w.f.reply {

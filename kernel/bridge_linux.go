@@ -301,3 +301,26 @@ func (h *Handle) updateLink(from, to *plan.Bridge) error {
 	}
 	return nil
 }
+
+// LocalAddresses are the namespace's own addresses, on every interface:
+// what `fib daddr type local` matches, for explain's published ports.
+func (h *Handle) LocalAddresses() ([]netip.Addr, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.open(); err != nil {
+		return nil, err
+	}
+	addrs, err := retryDump("listing addresses", func() ([]netlink.Addr, error) {
+		return h.nl.AddrList(nil, netlink.FAMILY_ALL)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			out = append(out, ip.Unmap())
+		}
+	}
+	return out, nil
+}

@@ -111,7 +111,11 @@ netctl cannot evaluate), 1 error (also: --trace saw no packet in time),
 			if err != nil {
 				return err
 			}
-			a := explain.Explain(explain.Input{Config: cfg, Live: live, ForeignDrops: drops},
+			local, err := k.LocalAddresses()
+			if err != nil {
+				return err
+			}
+			a := explain.Explain(explain.Input{Config: cfg, Live: live, ForeignDrops: drops, Local: local},
 				explain.Flow{From: from, To: to, Proto: proto, Port: port, IPv6: ipv6})
 			if trace {
 				if err := traceFlow(k, &a, live, traceTimeout); err != nil {
