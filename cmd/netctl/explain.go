@@ -39,7 +39,10 @@ PORT would be allowed or blocked, with the path of decisions that leads there:
 sysctls, netctl's rules and set elements (each named by its item in the file
 and its kernel object), your rules in the user chain, and other tables'
 forward chains with a drop policy. No packet is sent: the first packet of
-the connection is walked through the rules as read back from the kernel.
+the connection is walked through the rules as read back from the kernel,
+then its reply (your rules come before netctl's accept of established
+traffic). A connection to one of the host's addresses on a published port
+is followed through its translation to the container.
 
 FROM and TO are a container of the file (web, or docker0/web when names
 repeat across bridges), "host", or an IPv4 or IPv6 address (an address in
