@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,7 +79,7 @@ func Listen(t testing.TB, ns, name, proto string, addr netip.Addr, port int) *Li
 	t.Helper()
 	l := &Listener{Name: name, NS: ns, Proto: proto, Addr: addr, Port: port, conns: map[net.Conn]struct{}{}}
 	ap := netip.AddrPortFrom(addr, uint16(port))
-	err := InNS(ns, func() error {
+	listen := func() error {
 		switch proto {
 		case "tcp":
 			s, err := net.ListenTCP(network("tcp", addr), net.TCPAddrFromAddrPort(ap))
@@ -90,7 +91,14 @@ func Listen(t testing.TB, ns, name, proto string, addr netip.Addr, port int) *Li
 			return err
 		}
 		return fmt.Errorf("unknown protocol %q", proto)
-	})
+	}
+	err := InNS(ns, listen)
+	// A link-local address is unusable while duplicate address detection
+	// runs, which a bridge's carrier coming back starts again: wait it out.
+	for deadline := time.Now().Add(ReadyLimit); errors.Is(err, syscall.EADDRNOTAVAIL) && addr.IsLinkLocalUnicast() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		err = InNS(ns, listen)
+	}
 	if err != nil {
 		t.Fatalf("testnet: listen %s %s:%d/%s: %v", name, addr, port, proto, err)
 	}
