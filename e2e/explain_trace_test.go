@@ -60,6 +60,21 @@ func (tr *tracing) wait(t *testing.T) (string, int) {
 	return "", -1
 }
 
+// forwardHandles returns the handle of netctl's forward rule with a
+// comment, as nft lists it now.
+func (e *env) forwardHandles() func(comment string) string {
+	e.t.Helper()
+	handles := e.nft("-a", "list", "chain", "inet", "netctl", "filter-forward")
+	return func(comment string) string {
+		e.t.Helper()
+		m := regexp.MustCompile(`comment "` + regexp.QuoteMeta(comment) + `" # handle (\d+)`).FindStringSubmatch(handles)
+		if m == nil {
+			e.t.Fatalf("no rule %s:\n%s", comment, handles)
+		}
+		return m[1]
+	}
+}
+
 func (e *env) hasTraceChain() bool {
 	e.t.Helper()
 	return strings.Contains(e.nft("list", "table", "inet", "netctl"), "chain trace")
@@ -75,14 +90,7 @@ func TestExplainTrace(t *testing.T) {
 	e.applyFile(p)
 	web, db := e.C["web"], e.C["db"]
 	db5432, db22 := db.Listen(t, "tcp", 5432), db.Listen(t, "tcp", 22)
-	handles := e.nft("-a", "list", "chain", "inet", "netctl", "filter-forward")
-	handleOf := func(comment string) string {
-		m := regexp.MustCompile(`comment "` + regexp.QuoteMeta(comment) + `" # handle (\d+)`).FindStringSubmatch(handles)
-		if m == nil {
-			t.Fatalf("no rule %s:\n%s", comment, handles)
-		}
-		return m[1]
-	}
+	handleOf := e.forwardHandles()
 
 	tr := e.startTrace("-f", p, "web", "db", "5432", "--timeout", "30s")
 	testnet.Expect(t, web.Reaches(db5432))
@@ -172,14 +180,7 @@ func TestExplainTraceIPv6(t *testing.T) {
 	e.addr6(gw6, dualAddrs)
 	web, db := e.C["web"], e.C["db"]
 	db5432, db22 := db.Listen6(t, "tcp", 5432), db.Listen6(t, "tcp", 22)
-	handles := e.nft("-a", "list", "chain", "inet", "netctl", "filter-forward")
-	handleOf := func(comment string) string {
-		m := regexp.MustCompile(`comment "` + regexp.QuoteMeta(comment) + `" # handle (\d+)`).FindStringSubmatch(handles)
-		if m == nil {
-			t.Fatalf("no rule %s:\n%s", comment, handles)
-		}
-		return m[1]
-	}
+	handleOf := e.forwardHandles()
 
 	tr := e.startTrace("-f", p, "-6", "web", "db", "5432", "--timeout", "30s")
 	testnet.Expect(t, web.Reaches(db5432))
