@@ -144,13 +144,9 @@ func TestExplainPropertyIPv6(t *testing.T) {
 					listeners = e.prop6Addresses(t, tp)
 					outside = []*testnet.Listener{e.ListenOutside(t, "tcp", outside6B, 443), e.ListenOutside(t, "udp", outside6A, 53)}
 				}
-				type q struct {
-					from, to, port string
-					probe          testnet.Probe
-				}
-				var qs []q
+				var qs []propQuestion
 				for len(qs) < prop6Probes {
-					var x q
+					var x propQuestion
 					fromOutside := r.IntN(4) == 0
 					toOutside := !fromOutside && r.IntN(5) == 0
 					var fromC propContainer
@@ -178,32 +174,8 @@ func TestExplainPropertyIPv6(t *testing.T) {
 					}
 					qs = append(qs, x)
 				}
-				probes := make([]testnet.Probe, len(qs))
-				answers := make([]explainAnswer, len(qs))
-				for i, x := range qs {
-					answers[i] = e.explain(p, x.from, x.to, x.port, "-6")
-					probes[i] = x.probe
-					probes[i].Want = answers[i].Verdict == "allowed"
-				}
-				for i, res := range testnet.Check(e.withControls6(probes...)...) {
-					if i >= len(qs) {
-						if msg := res.Problem(); msg != "" {
-							t.Errorf("positive control (seed %d, topology %d, file %d): %s", seed, ti, fi, msg)
-						}
-						continue
-					}
-					total++
-					if msg := res.Problem(); msg != "" {
-						mismatches++
-						t.Errorf("MISMATCH (seed %d, topology %d, file %d): explain -6 %s %s %s said %s; reality: %s\nexplain's path:\n  %s\nfile:\n%s",
-							seed, ti, fi, qs[i].from, qs[i].to, qs[i].port, answers[i].Verdict, msg,
-							strings.Join(answers[i].texts(), "\n  "), text)
-						continue
-					}
-					if !probes[i].Want {
-						blocked[probes[i].String()] = probes[i]
-					}
-				}
+				where := fmt.Sprintf("seed %d, topology %d, file %d", seed, ti, fi)
+				e.propCheck(where, p, text, qs, []string{"-6"}, e.withControls6, &total, &mismatches, blocked)
 			}
 			// Positive control: every connection found blocked connects
 			// when nothing closes it (firewall off, both forwardings on).

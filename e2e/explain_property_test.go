@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,6 +155,51 @@ func openFile(tp propTopology) string {
 	return b.String()
 }
 
+// propQuestion is one question of a property test with the real
+// connection that answers it.
+type propQuestion struct {
+	from, to, port string
+	probe          testnet.Probe
+}
+
+// propCheck asks explain each question (with flags), then makes the real
+// connections expecting its verdicts, with controls for the blocked ones:
+// every disagreement is an error naming where (the seed, topology and
+// file) and the file's text. It counts the probes and mismatches, adds the
+// connections found blocked to blocked (for the positive control at the
+// end) and returns explain's answers.
+func (e *env) propCheck(where, file, text string, qs []propQuestion, flags []string, controls func(...testnet.Probe) []testnet.Probe, total, mismatches *int, blocked map[string]testnet.Probe) []explainAnswer {
+	t := e.t
+	t.Helper()
+	probes := make([]testnet.Probe, len(qs))
+	answers := make([]explainAnswer, len(qs))
+	for i, x := range qs {
+		answers[i] = e.explain(file, x.from, x.to, x.port, flags...)
+		probes[i] = x.probe
+		probes[i].Want = answers[i].Verdict == "allowed"
+	}
+	for i, res := range testnet.Check(controls(probes...)...) {
+		if i >= len(qs) { // a positive control of a blocked probe
+			if msg := res.Problem(); msg != "" {
+				t.Errorf("positive control (%s): %s", where, msg)
+			}
+			continue
+		}
+		*total++
+		if msg := res.Problem(); msg != "" {
+			*mismatches++
+			t.Errorf("MISMATCH (%s): explain %s said %s; reality: %s\nexplain's path:\n  %s\nfile:\n%s",
+				where, strings.Join(append(slices.Clone(flags), qs[i].from, qs[i].to, qs[i].port), " "), answers[i].Verdict, msg,
+				strings.Join(answers[i].texts(), "\n  "), text)
+			continue
+		}
+		if !probes[i].Want {
+			blocked[probes[i].String()] = probes[i]
+		}
+	}
+	return answers
+}
+
 // TestExplainProperty: random files × random (from, to, port) probes;
 // explain's verdict must be the real connection's outcome for every one.
 // Replay a run with NETCTL_EXPLAIN_SEED=<the seed it logs>. Every
@@ -186,13 +232,9 @@ func TestExplainProperty(t *testing.T) {
 					}
 					outside = []*testnet.Listener{e.ListenOutside(t, "tcp", outsideC, 443), e.ListenOutside(t, "udp", outsideB, 53)}
 				}
-				type q struct {
-					from, to, port string
-					probe          testnet.Probe
-				}
-				var qs []q
+				var qs []propQuestion
 				for len(qs) < propProbes {
-					var x q
+					var x propQuestion
 					fromOutside := r.IntN(4) == 0
 					toOutside := !fromOutside && r.IntN(5) == 0
 					var fromC propContainer
@@ -220,33 +262,10 @@ func TestExplainProperty(t *testing.T) {
 					}
 					qs = append(qs, x)
 				}
-				probes := make([]testnet.Probe, len(qs))
-				answers := make([]explainAnswer, len(qs))
-				for i, x := range qs {
-					answers[i] = e.explain(p, x.from, x.to, x.port)
-					probes[i] = x.probe
-					probes[i].Want = answers[i].Verdict == "allowed"
-					if strings.Contains(strings.Join(answers[i].texts(), "\n"), ".allowed_sources") {
+				where := fmt.Sprintf("seed %d, topology %d, file %d", seed, ti, fi)
+				for _, a := range e.propCheck(where, p, text, qs, nil, e.withControls, &total, &mismatches, blocked) {
+					if strings.Contains(strings.Join(a.texts(), "\n"), ".allowed_sources") {
 						bySources++
-					}
-				}
-				for i, res := range testnet.Check(e.withControls(probes...)...) {
-					if i >= len(qs) { // a positive control of a blocked probe
-						if msg := res.Problem(); msg != "" {
-							t.Errorf("positive control (seed %d, topology %d, file %d): %s", seed, ti, fi, msg)
-						}
-						continue
-					}
-					total++
-					if msg := res.Problem(); msg != "" {
-						mismatches++
-						t.Errorf("MISMATCH (seed %d, topology %d, file %d): explain %s %s %s said %s; reality: %s\nexplain's path:\n  %s\nfile:\n%s",
-							seed, ti, fi, qs[i].from, qs[i].to, qs[i].port, answers[i].Verdict, msg,
-							strings.Join(answers[i].texts(), "\n  "), text)
-						continue
-					}
-					if !probes[i].Want {
-						blocked[probes[i].String()] = probes[i]
 					}
 				}
 			}
