@@ -37,7 +37,7 @@ func BenchmarkNewConnections6(b *testing.B) {
 	for _, links := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("links=%d/set6", links), func(b *testing.B) {
 			_, client, serverNS, server := dataplane6(b, links)
-			connections6(b, client, serverNS, server)
+			connections(b, client, serverNS, server)
 		})
 	}
 }
@@ -126,55 +126,6 @@ func dataplane6(b *testing.B, links int) (host, clientNS, serverNS string, serve
 	return n.Host, app.NS, svc.NS, netip.AddrPortFrom(svc.Addr6, uint16(port))
 }
 
-// connections6 is connections over IPv6.
-func connections6(b *testing.B, clientNS, serverNS string, server netip.AddrPort) {
-	b.Helper()
-	var ln *net.TCPListener
-	err := testnet.InNS(serverNS, func() (err error) {
-		ln, err = net.ListenTCP("tcp6", net.TCPAddrFromAddrPort(server))
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.AcceptTCP()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	err = testnet.InNS(clientNS, func() error {
-		d := net.Dialer{Timeout: time.Second}
-		connect := func(n int) error {
-			c, err := d.Dial("tcp6", server.String())
-			if err != nil {
-				return fmt.Errorf("connection %d: %w", n, err)
-			}
-			_ = c.(*net.TCPConn).SetLinger(0)
-			return c.Close()
-		}
-		for n := range 1000 { // warm up, untimed
-			if err := connect(n); err != nil {
-				return err
-			}
-		}
-		for n := 0; b.Loop(); n++ {
-			if err := connect(n); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
-}
-
 // BenchmarkNewConnections6Paired measures the two cases side by side, for a
 // machine whose load changes from one second to the next (a shared one):
 // both topologies are made first, then blocks of 5 connections alternate
@@ -247,13 +198,17 @@ func BenchmarkNewConnections6Paired(b *testing.B) {
 	b.ReportMetric((rate(sides[0])/rate(sides[1])-1)*100, "slower-%")
 }
 
-// serve accepts and closes connections on server in its namespace until
-// the benchmark ends.
+// serve accepts and closes connections on server (IPv4 or IPv6) in its
+// namespace until the benchmark ends.
 func serve(b *testing.B, serverNS string, server netip.AddrPort) {
 	b.Helper()
 	var ln *net.TCPListener
 	if err := testnet.InNS(serverNS, func() (err error) {
-		ln, err = net.ListenTCP("tcp6", net.TCPAddrFromAddrPort(server))
+		network := "tcp4"
+		if server.Addr().Is6() {
+			network = "tcp6"
+		}
+		ln, err = net.ListenTCP(network, net.TCPAddrFromAddrPort(server))
 		return err
 	}); err != nil {
 		b.Fatal(err)

@@ -140,28 +140,22 @@ func dataplane(b *testing.B, links int, linear bool) (clientNS, serverNS string,
 // server's socket then leaves no TIME_WAIT either).
 func connections(b *testing.B, clientNS, serverNS string, server netip.AddrPort) {
 	b.Helper()
-	var ln *net.TCPListener
-	err := testnet.InNS(serverNS, func() (err error) {
-		ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(server))
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
+	connectionsVia(b, clientNS, serverNS, server, server)
+}
+
+// connectionsVia is connections to dst, which leads to server (a published
+// port: dst is the host's, translated to server); IPv4 or IPv6 as they are.
+func connectionsVia(b *testing.B, clientNS, serverNS string, server, dst netip.AddrPort) {
+	b.Helper()
+	serve(b, serverNS, server)
+	network := "tcp4"
+	if dst.Addr().Is6() {
+		network = "tcp6"
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.AcceptTCP()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	err = testnet.InNS(clientNS, func() error {
+	err := testnet.InNS(clientNS, func() error {
 		d := net.Dialer{Timeout: time.Second}
 		connect := func(n int) error {
-			c, err := d.Dial("tcp4", server.String())
+			c, err := d.Dial(network, dst.String())
 			if err != nil {
 				return fmt.Errorf("connection %d: %w", n, err)
 			}

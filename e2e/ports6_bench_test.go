@@ -37,7 +37,7 @@ func BenchmarkPublishedConnections6(b *testing.B) {
 	for _, n := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("published=%d", n), func(b *testing.B) {
 			outside, svcNS, svc, dst := publishedDataplane6(b, n)
-			publishedConnections(b, outside, svcNS, svc, dst)
+			connectionsVia(b, outside, svcNS, svc, dst)
 		})
 	}
 }

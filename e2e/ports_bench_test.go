@@ -13,13 +13,11 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/netctl/netctl/bench/benchcfg"
 	"github.com/netctl/netctl/internal/nstest"
@@ -34,7 +32,7 @@ func BenchmarkPublishedConnections(b *testing.B) {
 	for _, n := range []int{10, 10000} {
 		b.Run(fmt.Sprintf("published=%d", n), func(b *testing.B) {
 			outside, svcNS, svc, dst := publishedDataplane(b, n)
-			publishedConnections(b, outside, svcNS, svc, dst)
+			connectionsVia(b, outside, svcNS, svc, dst)
 		})
 	}
 }
@@ -61,57 +59,4 @@ func publishedDataplane(b *testing.B, n int) (outsideNS, svcNS string, svc, dst 
 	}
 	l.Close()
 	return nt.Outside, c.NS, svc, dst
-}
-
-// publishedConnections times new connections from outsideNS to dst,
-// translated to svc (IPv4 or IPv6, as dst is).
-func publishedConnections(b *testing.B, outsideNS, svcNS string, svc, dst netip.AddrPort) {
-	b.Helper()
-	network := "tcp4"
-	if dst.Addr().Is6() {
-		network = "tcp6"
-	}
-	var ln *net.TCPListener
-	if err := testnet.InNS(svcNS, func() (err error) {
-		ln, err = net.ListenTCP(network, net.TCPAddrFromAddrPort(svc))
-		return err
-	}); err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.AcceptTCP()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	err := testnet.InNS(outsideNS, func() error {
-		d := net.Dialer{Timeout: time.Second}
-		connect := func(n int) error {
-			c, err := d.Dial(network, dst.String())
-			if err != nil {
-				return fmt.Errorf("connection %d: %w", n, err)
-			}
-			_ = c.(*net.TCPConn).SetLinger(0)
-			return c.Close()
-		}
-		for n := range 1000 {
-			if err := connect(n); err != nil {
-				return err
-			}
-		}
-		for n := 0; b.Loop(); n++ {
-			if err := connect(n); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "conns/s")
 }
